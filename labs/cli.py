@@ -1,0 +1,150 @@
+"""The command line: `python -m labs ...`, called by the Makefile targets."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from rich.console import Console
+
+from . import catalog, clusters, reports, session
+from .errors import LabError
+from .paths import NOTEBOOKS, REPORTS, shown
+
+err = Console(stderr=True, highlight=False)
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send everything (ours and child processes') to stderr, keeping stdout for `eval`."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def need_lab(name: str | None, action: str) -> str:
+    if not name:
+        raise LabError(f"name the lab to {action}",
+                       fix=f"make {action} LAB=<lab> with one of: {', '.join(catalog.names())}")
+    catalog.load(name)  # says which labs exist when the name is wrong
+    return name
+
+
+def cmd_cluster(args: argparse.Namespace) -> int:
+    if args.action == "up":
+        with stdout_to_stderr():
+            backend = session.cluster(start=True)
+            kube = backend.connect()
+            version = kube.version().get("gitVersion", "?")
+            err.print(f"Lab cluster: {backend.describe()} (Kubernetes {version}, "
+                      f"{kube.server})")
+        print(f"export KUBECONFIG={backend.kubeconfig().resolve()}")
+        return 0
+    backend = clusters.select()
+    if args.action == "down":
+        backend.down()
+        clusters.forget()
+        err.print(f"{backend.describe()}: stopped")
+        return 0
+    kube = backend.connect()  # status
+    print(f"{backend.describe()}: {kube.server}, Kubernetes {kube.version().get('gitVersion')}")
+    print(f"export KUBECONFIG={backend.kubeconfig().resolve()}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    names = args.labs or catalog.names()
+    for n in names:
+        catalog.load(n)
+    backend = session.cluster()
+    err.print(f"Checking {', '.join(names)} on {backend.describe()}...")
+    results = session.check(*names)
+    reports.print_reports(results, Console(highlight=False, width=max(120, err.width)))
+    js, junit = reports.write(results, Path(args.reports))
+    print(f"Reports: {shown(js)}, {shown(junit)}")
+    return 0 if all(r.passed for r in results) else 1
+
+
+def cmd_lab_action(args: argparse.Namespace) -> int:
+    name = need_lab(args.lab, args.command)
+    getattr(session, args.command)(name)
+    if args.command == "solve":
+        err.print(f"Solved {name}: `make check LAB={name}` grades it.")
+    return 0
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    sys.stdout.write(session.render(need_lab(args.lab, "render"), args.file))
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    for n in catalog.names():
+        lab = catalog.load(n)
+        print(f"{n:14} {lab.title:32} namespace {lab.namespace}, "
+              f"{len(lab.objectives)} objectives")
+    return 0
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    backend = session.cluster(start=True)
+    kubeconfig = backend.kubeconfig().resolve()
+    err.print(f"Lab cluster: {backend.describe()}  (KUBECONFIG={kubeconfig})")
+    lang = os.environ.get("LAB_LANG", "en")
+    root = NOTEBOOKS / lang if (NOTEBOOKS / lang).is_dir() else NOTEBOOKS
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "LAB_CLUSTER": backend.name,
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    argv = [sys.executable, "-m", "jupyter", "lab", "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.root_dir={root}"]
+    if os.environ.get("CI") or not sys.stdin.isatty():
+        argv.append("--no-browser")
+    err.print("Starting JupyterLab on 127.0.0.1 (Ctrl-C stops it; the cluster keeps running, "
+              "`make cluster-down` stops it)")
+    os.execve(sys.executable, argv, env)
+    return 0  # not reached
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m labs", description="Kubernetes Service labs")
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("cluster", help="start, stop or show the lab cluster")
+    c.add_argument("action", choices=["up", "down", "status"])
+    c.set_defaults(func=cmd_cluster)
+    c = sub.add_parser("check", help="grade labs (all when none named)")
+    c.add_argument("labs", nargs="*")
+    c.add_argument("--reports", default=str(REPORTS), help="where JSON and JUnit XML go")
+    c.set_defaults(func=cmd_check)
+    for name, text in (("setup", "apply what a lab gives"),
+                       ("solve", "apply a lab's reference solution"),
+                       ("reset", "delete a lab's namespace")):
+        c = sub.add_parser(name, help=text)
+        c.add_argument("lab", nargs="?")
+        c.set_defaults(func=cmd_lab_action)
+    c = sub.add_parser("render", help="print a lab's manifests with run-time values filled in")
+    c.add_argument("lab", nargs="?")
+    c.add_argument("--file", help="one manifest, e.g. loadbalancer/service-test01.yml")
+    c.set_defaults(func=cmd_render)
+    sub.add_parser("list", help="list the labs").set_defaults(func=cmd_list)
+    sub.add_parser("lab", help="start the cluster and JupyterLab").set_defaults(func=cmd_lab)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except LabError as e:
+        err.print(f"[bold red]error:[/] {e}", markup=True)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,82 @@
+"""Render grading reports: a terminal table, JSON, and JUnit XML (for CI and GitHub Classroom).
+
+Reports are data (:class:`labs.grading.Report`); these functions only present them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from junitparser import Failure, JUnitXml, Skipped, TestCase, TestSuite
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from .grading import FAILED, PASSED, SKIPPED, Report
+
+MARKS = {PASSED: ("PASS", "green"), FAILED: ("FAIL", "red"), SKIPPED: ("SKIP", "yellow")}
+
+
+def table(reports: Sequence[Report]) -> Table:
+    t = Table(title="Lab checks", show_lines=False, expand=False)
+    t.add_column("Lab")
+    t.add_column("Objective")
+    t.add_column("Result")
+    t.add_column("Details", overflow="fold")
+    for rep in reports:
+        for r in rep.results:
+            mark, colour = MARKS[r.status]
+            if r.status == FAILED:
+                details = Text(f"expected: {r.expected}\nfound:    {r.found}\nhint:     {r.hint}")
+            else:
+                details = Text(r.found, style="dim")
+            t.add_row(rep.lab, r.title, Text(mark, style=f"bold {colour}"), details)
+    return t
+
+
+def summary(reports: Sequence[Report]) -> str:
+    lines = []
+    for rep in reports:
+        c = rep.counts
+        lines.append(f"{rep.lab}: {c[PASSED]} passed, {c[FAILED]} failed"
+                     + (f", {c[SKIPPED]} skipped" if c[SKIPPED] else "")
+                     + f" ({rep.seconds:.1f} s, {rep.api_requests} API requests)")
+    return "\n".join(lines)
+
+
+def print_reports(reports: Sequence[Report], console: Console | None = None) -> None:
+    console = console or Console(highlight=False)
+    console.print(table(reports))
+    console.print(summary(reports))
+
+
+def to_json(reports: Sequence[Report]) -> str:
+    return json.dumps({"passed": all(r.passed for r in reports),
+                       "labs": [r.to_dict() for r in reports]}, indent=2)
+
+
+def to_junit(reports: Sequence[Report]) -> JUnitXml:
+    xml = JUnitXml("k8s-service-labs")
+    for rep in reports:
+        suite = TestSuite(f"lab.{rep.lab}")
+        suite.time = round(rep.seconds, 3)
+        for r in rep.results:
+            case = TestCase(r.title, classname=f"lab.{rep.lab}.{r.id}")
+            if r.status == FAILED:
+                case.result = [Failure(f"expected {r.expected}; found {r.found}", "objective")]
+                case.system_out = f"hint: {r.hint}"
+            elif r.status == SKIPPED:
+                case.result = [Skipped(r.found)]
+            suite.add_testcase(case)
+        xml.add_testsuite(suite)
+    return xml
+
+
+def write(reports: Sequence[Report], directory: Path) -> tuple[Path, Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    js, junit = directory / "check-results.json", directory / "junit.xml"
+    js.write_text(to_json(reports) + "\n", encoding="utf-8")
+    to_junit(reports).write(str(junit), pretty=True)
+    return js, junit
