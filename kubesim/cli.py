@@ -1,0 +1,167 @@
+"""``python -m kubesim up|down|status|serve --state-dir DIR``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+START_DEADLINE = 20.0
+STOP_DEADLINE = 10.0
+
+
+def _info(state_dir: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((state_dir / "server.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _answers(state_dir: Path, info: dict[str, Any]) -> bool:
+    url = f"{info.get('scheme', 'http')}://127.0.0.1:{info['port']}/readyz"
+    try:
+        tok = (state_dir / "token").read_text().strip()
+    except OSError:
+        return False
+    ctx = ssl.create_default_context()
+    crt = state_dir / "pki" / "apiserver.crt"
+    if info.get("scheme") == "https" and crt.exists():
+        ctx = ssl.create_default_context(cafile=str(crt))
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {tok}"})
+    try:
+        with urllib.request.urlopen(req, timeout=2, context=ctx) as r:  # noqa: S310 - loopback
+            return r.status == 200
+    except (OSError, ValueError):
+        return False
+
+
+def running(state_dir: Path) -> dict[str, Any] | None:
+    info = _info(state_dir)
+    if info and _alive(int(info.get("pid", 0))) and _answers(state_dir, info):
+        return info
+    return None
+
+
+def up(state_dir: Path) -> int:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    kube = (state_dir / "kubeconfig").resolve()
+    if running(state_dir):
+        print(f"kubesim is already running for {state_dir}; reusing it", file=sys.stderr)
+        print(kube)
+        return 0
+    stale = _info(state_dir)
+    if stale and _alive(int(stale.get("pid", 0))):
+        print(f"kubesim pid {stale['pid']} does not answer; stopping it first", file=sys.stderr)
+        _stop_pid(int(stale["pid"]))
+    (state_dir / "server.json").unlink(missing_ok=True)
+    t0 = time.monotonic()
+    logf = open(state_dir / "server.log", "ab")  # noqa: SIM115 - handed to the child
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kubesim", "serve", "--state-dir", str(state_dir)],
+        stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
+        start_new_session=True, close_fds=True, env=os.environ.copy())
+    logf.close()
+    deadline = t0 + START_DEADLINE
+    delay = 0.01
+    while time.monotonic() < deadline:
+        code = proc.poll()
+        if code is not None:
+            tail = (state_dir / "server.log").read_text(errors="replace")[-2000:]
+            print(f"kubesim server exited with code {code} while starting; the end of "
+                  f"{state_dir / 'server.log'}:\n{tail}", file=sys.stderr)
+            return 1
+        info = _info(state_dir)
+        if info and info.get("pid") == proc.pid and _answers(state_dir, info):
+            print(f"kubesim started in {time.monotonic() - t0:.2f}s "
+                  f"({info['scheme']}://127.0.0.1:{info['port']}, pid {proc.pid})",
+                  file=sys.stderr)
+            print(kube)
+            return 0
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.1)
+    print(f"kubesim did not become ready within {START_DEADLINE:.0f}s; see "
+          f"{state_dir / 'server.log'}. Stopping it.", file=sys.stderr)
+    _stop_pid(proc.pid)
+    return 1
+
+
+def _stop_pid(pid: int) -> bool:
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return True
+    deadline = time.monotonic() + STOP_DEADLINE
+    while time.monotonic() < deadline:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+            if done:
+                return True
+        except ChildProcessError:
+            pass
+        if not _alive(pid):
+            return True
+        time.sleep(0.02)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    return False
+
+
+def down(state_dir: Path) -> int:
+    info = _info(state_dir)
+    if not info or not _alive(int(info.get("pid", 0))):
+        (state_dir / "server.json").unlink(missing_ok=True)
+        print(f"kubesim is not running for {state_dir}", file=sys.stderr)
+        return 0
+    clean = _stop_pid(int(info["pid"]))
+    print(f"kubesim stopped ({'cleanly' if clean else 'killed after a timeout'}); state kept in "
+          f"{state_dir}", file=sys.stderr)
+    return 0
+
+
+def status(state_dir: Path) -> int:
+    info = running(state_dir)
+    if info:
+        print(f"running: {info['scheme']}://127.0.0.1:{info['port']} pid {info['pid']}; "
+              f"KUBECONFIG={(state_dir / 'kubeconfig').resolve()}")
+        return 0
+    print(f"not running (start it with: python -m kubesim up --state-dir {state_dir})")
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m kubesim",
+                                description="The embedded Kubernetes-compatible cluster.")
+    p.add_argument("command", choices=["up", "down", "status", "serve"])
+    p.add_argument("--state-dir", required=True, type=Path)
+    a = p.parse_args(argv)
+    state_dir = a.state_dir.resolve()
+    if a.command == "serve":
+        import asyncio
+
+        from .app import serve
+        logging.basicConfig(level=logging.INFO,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        asyncio.run(serve(state_dir))
+        return 0
+    return {"up": up, "down": down, "status": status}[a.command](state_dir)

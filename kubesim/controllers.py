@@ -1,0 +1,860 @@
+"""Controllers: scheduler, kubelets, ReplicaSets, Deployments, Endpoints, EndpointSlices,
+garbage collection, namespaces, and the Events they record.
+
+Each controller is level-based: a store change puts a key on its queue; the worker reads the
+current state and converges. All writes go through ``Registry`` like a client's would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import datetime as dt
+import logging
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+from . import errors
+from .kubelet import (
+    ContainerRuntime,
+    NullRuntime,
+    Timing,
+    creating_status,
+    has_readiness_probe,
+    probe_delay,
+    running_status,
+)
+from .nodes import BY_NAME, PodNetwork
+from .registry import R, Registry, now, now_micro
+from .selectors import match_label_selector, match_labels
+from .store import Change, Store
+
+log = logging.getLogger("kubesim.controllers")
+Obj = dict[str, Any]
+PODS, SVC, EP, EPS = R["pods"], R["services"], R["endpoints"], R["endpointslices"]
+RS, DEPLOY, NS, NODES, EVENTS = (R["replicasets"], R["deployments"], R["namespaces"], R["nodes"],
+                                 R["events"])
+SA = R["serviceaccounts"]
+HASH_LABEL = "pod-template-hash"
+REVISION = "deployment.kubernetes.io/revision"
+SAFE = "bcdfghjklmnpqrstvwxz2456789"
+
+
+def _key(o: Obj) -> tuple[str, str]:
+    return (o["metadata"].get("namespace", ""), o["metadata"]["name"])
+
+
+def owner_ref(o: Obj, controller: bool = True) -> Obj:
+    return {"apiVersion": o["apiVersion"], "kind": o["kind"], "name": o["metadata"]["name"],
+            "uid": o["metadata"]["uid"], "controller": controller,
+            "blockOwnerDeletion": True}
+
+
+def controlled_by(o: Obj, owner: Obj) -> bool:
+    return any(r.get("uid") == owner["metadata"]["uid"] and r.get("controller")
+               for r in o["metadata"].get("ownerReferences") or [])
+
+
+def pod_ready(p: Obj) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in (p.get("status") or {}).get("conditions") or [])
+
+
+def pod_active(p: Obj) -> bool:
+    return not p["metadata"].get("deletionTimestamp") and \
+        (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+
+
+def template_hash(template: Obj, collisions: int = 0) -> str:
+    """FNV-1a 32 over the template, rendered like rand.SafeEncodeString of its decimal form."""
+    import json
+    data = json.dumps(template, sort_keys=True, separators=(",", ":")).encode()
+    h = 0x811C9DC5
+    for b in data:
+        h ^= b
+        h = (h * 0x01000193) & 0xFFFFFFFF
+    if collisions:
+        for b in str(collisions).encode():
+            h ^= b
+            h = (h * 0x01000193) & 0xFFFFFFFF
+    return "".join(SAFE[int(d) % len(SAFE)] for d in str(h))
+
+
+class Queue:
+    """A de-duplicating work queue of keys."""
+
+    def __init__(self) -> None:
+        self.pending: dict[Any, None] = {}
+        self.event = asyncio.Event()
+
+    def add(self, key: Any) -> None:
+        self.pending[key] = None
+        self.event.set()
+
+    async def drain(self) -> list[Any]:
+        await self.event.wait()
+        self.event.clear()
+        keys = list(self.pending)
+        self.pending.clear()
+        return keys
+
+
+class Controllers:
+    def __init__(self, store: Store, registry: Registry, timing: Timing | None = None,
+                 runtime: ContainerRuntime | None = None) -> None:
+        self.store = store
+        self.reg = registry
+        self.timing = timing or Timing.from_env()
+        self.runtime: ContainerRuntime = runtime or NullRuntime()
+        self.net = PodNetwork(store)
+        self.queues: dict[str, Queue] = {}
+        self.handlers: dict[str, Callable[[Any], None]] = {
+            "scheduler": self.schedule, "kubelet": self.kubelet, "replicaset": self.sync_rs,
+            "deployment": self.sync_deployment, "endpoints": self.sync_endpoints,
+            "gc": self.collect, "namespace": self.sync_namespace,
+        }
+        self.tasks: list[asyncio.Task[None]] = []
+        self.timers: dict[Any, asyncio.TimerHandle] = {}
+        self.owners: dict[str, set[tuple[Any, str, str]]] = {}
+
+    # ---- wiring ----
+    def start(self) -> None:
+        for name in self.handlers:
+            self.queues[name] = Queue()
+            self.tasks.append(asyncio.create_task(self._worker(name)))
+        for res in R.values():
+            for o in self.store.iter(res):
+                self._index(res, o, None)
+        self.store.listeners.append(self.on_change)
+        # resync everything once: controllers converge state left by a previous run
+        for p in self.store.iter(PODS):
+            self.queues["scheduler" if not p["spec"].get("nodeName") else "kubelet"].add(_key(p))
+        for r in self.store.iter(RS):
+            self.queues["replicaset"].add(_key(r))
+        for d in self.store.iter(DEPLOY):
+            self.queues["deployment"].add(_key(d))
+        for s in self.store.iter(SVC):
+            self.queues["endpoints"].add(_key(s))
+        for n in self.store.iter(NS):
+            self.queues["namespace"].add(n["metadata"]["name"])
+        self.queues["gc"].add("orphans")
+
+    async def stop(self) -> None:
+        for t in self.tasks:
+            t.cancel()
+        for h in self.timers.values():
+            h.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    def idle(self) -> bool:
+        return all(not q.pending for q in self.queues.values())
+
+    async def _worker(self, name: str) -> None:
+        q, fn = self.queues[name], self.handlers[name]
+        while True:
+            for key in await q.drain():
+                try:
+                    fn(key)
+                except errors.APIError as e:
+                    if e.code == 409:  # a stale read: look again soon
+                        self.later(0.05, name, key)
+                    elif e.code != 404:
+                        log.warning("%s %s: %s", name, key, e.message)
+                except Exception:  # noqa: BLE001 - a controller must survive one bad object
+                    log.exception("%s failed on %s; will retry in 1 second", name, key)
+                    self.later(1.0, name, key)
+            await asyncio.sleep(0)
+
+    def later(self, delay: float, queue: str, key: Any) -> None:
+        tk = (queue, key)
+        old = self.timers.pop(tk, None)
+        if old is not None:
+            old.cancel()
+
+        def fire() -> None:
+            self.timers.pop(tk, None)
+            self.queues[queue].add(key)
+        self.timers[tk] = asyncio.get_running_loop().call_later(max(delay, 0), fire)
+
+    def _index(self, res: Any, o: Obj, old: Obj | None) -> None:
+        ref = (res, o["metadata"].get("namespace", ""), o["metadata"]["name"])
+        if old is not None:
+            for r in old["metadata"].get("ownerReferences") or []:
+                self.owners.get(r.get("uid"), set()).discard(ref)
+        for r in o["metadata"].get("ownerReferences") or []:
+            self.owners.setdefault(r.get("uid"), set()).add(ref)
+
+    def on_change(self, ch: Change) -> None:
+        o, res = ch.obj, ch.res
+        if ch.type == "DELETED":
+            for r in o["metadata"].get("ownerReferences") or []:
+                self.owners.get(r.get("uid"), set()).discard(
+                    (res, o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+            if o["metadata"].get("uid") in self.owners:
+                self.queues["gc"].add(o["metadata"]["uid"])
+        else:
+            self._index(res, o, ch.old)
+        k = _key(o)
+        if res is PODS:
+            if ch.type == "DELETED":
+                self.runtime.stopped(o)
+            elif not o["spec"].get("nodeName"):
+                self.queues["scheduler"].add(k)
+            else:
+                self.queues["kubelet"].add(k)
+            for ref in o["metadata"].get("ownerReferences") or []:
+                if ref.get("kind") == "ReplicaSet":
+                    self.queues["replicaset"].add((k[0], ref["name"]))
+            self._services_for_pod(o, ch.old)
+            if ch.type == "DELETED":
+                self.queues["namespace"].add(k[0])
+        elif res is RS:
+            self.queues["replicaset"].add(k)
+            for ref in o["metadata"].get("ownerReferences") or []:
+                if ref.get("kind") == "Deployment":
+                    self.queues["deployment"].add((k[0], ref["name"]))
+        elif res is DEPLOY:
+            self.queues["deployment"].add(k)
+        elif res is SVC:
+            self.queues["endpoints"].add(k)
+        elif res is NS:
+            self.queues["namespace"].add(o["metadata"]["name"])
+        elif ch.type == "DELETED" and res.namespaced:
+            self.queues["namespace"].add(k[0])
+        if res is NS and ch.type == "ADDED":
+            self.queues["namespace"].add(o["metadata"]["name"])
+
+    def _services_for_pod(self, pod: Obj, old: Obj | None) -> None:
+        ns = pod["metadata"].get("namespace", "")
+        labels = pod["metadata"].get("labels") or {}
+        old_labels = (old or {}).get("metadata", {}).get("labels") or {}
+        for s in self.store.list(SVC, ns):
+            sel = (s.get("spec") or {}).get("selector")
+            if match_labels(sel, labels) or match_labels(sel, old_labels):
+                self.queues["endpoints"].add(_key(s))
+
+    # ---- events ----
+    def event(self, obj: Obj, etype: str, reason: str, message: str, component: str,
+              host: str | None = None) -> None:
+        md = obj["metadata"]
+        ns = md.get("namespace") or "default"
+        if self.store.find(NS, None, ns) is None:
+            return
+        for e in self.store.list(EVENTS, ns)[-50:]:
+            io = e.get("involvedObject") or {}
+            if io.get("uid") == md.get("uid") and e.get("reason") == reason and \
+                    e.get("message") == message:
+                new = copy.deepcopy(e)
+                new["count"] = e.get("count", 1) + 1
+                new["lastTimestamp"] = now()
+                try:
+                    self.reg.update(EVENTS, ns, e["metadata"]["name"], new,
+                                    validation_mode="Ignore", check_rv=False)
+                except errors.APIError:
+                    pass
+                return
+        ts = now()
+        src: Obj = {"component": component}
+        if host:
+            src["host"] = host
+        ev = {
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": f"{md['name']}.{time.time_ns():x}", "namespace": ns},
+            "involvedObject": {"kind": obj["kind"], "namespace": md.get("namespace"),
+                               "name": md["name"], "uid": md.get("uid"),
+                               "apiVersion": obj["apiVersion"],
+                               "resourceVersion": md.get("resourceVersion")},
+            "reason": reason, "message": message, "source": src, "type": etype,
+            "firstTimestamp": ts, "lastTimestamp": ts, "count": 1, "eventTime": None,
+            "reportingComponent": component, "reportingInstance": host or "",
+        }
+        if not md.get("namespace"):
+            del ev["involvedObject"]["namespace"]
+        try:
+            self.reg.create(EVENTS, ns, ev, validation_mode="Ignore")
+        except errors.APIError as e:
+            log.debug("event dropped: %s", e.message)
+
+    # ---- scheduler ----
+    def schedule(self, key: tuple[str, str]) -> None:
+        pod = self.store.find(PODS, key[0], key[1])
+        if pod is None or pod["spec"].get("nodeName") or pod["metadata"].get("deletionTimestamp"):
+            return
+        counts: dict[str, int] = {n["metadata"]["name"]: 0 for n in self.store.iter(NODES)}
+        for p in self.store.iter(PODS):
+            n = p["spec"].get("nodeName")
+            if n in counts and pod_active(p):
+                counts[n] += 1
+        tolerations = pod["spec"].get("tolerations") or []
+        selector = pod["spec"].get("nodeSelector") or {}
+        fits = []
+        for node in self.store.iter(NODES):
+            name = node["metadata"]["name"]
+            if node["spec"].get("unschedulable"):
+                continue
+            if not all((node["metadata"].get("labels") or {}).get(k) == v
+                       for k, v in selector.items()):
+                continue
+            if not all(_tolerated(t, tolerations) for t in node["spec"].get("taints") or []
+                       if t.get("effect") in ("NoSchedule", "NoExecute")):
+                continue
+            fits.append(name)
+        if not fits:
+            total = len(counts)
+            self.event(pod, "Warning", "FailedScheduling",
+                       f"0/{total} nodes are available: {total} node(s) didn't match Pod's node "
+                       f"affinity/selector or had untolerated taints. preemption: 0/{total} nodes "
+                       f"are available: {total} Preemption is not helpful for scheduling.",
+                       "default-scheduler")
+            return
+        target = min(fits, key=lambda n: (counts[n], n))
+        new = copy.deepcopy(pod)
+        new["spec"]["nodeName"] = target
+        new["status"].setdefault("conditions", [])
+        new["status"]["conditions"] = [{"type": "PodScheduled", "status": "True",
+                                        "lastProbeTime": None, "lastTransitionTime": now()}]
+        self.reg.update(PODS, key[0], key[1], new, check_rv=False, validation_mode="Ignore")
+        self.event(pod, "Normal", "Scheduled",
+                   f"Successfully assigned {key[0]}/{key[1]} to {target}", "default-scheduler")
+
+    # ---- kubelet ----
+    def kubelet(self, key: tuple[str, str]) -> None:
+        pod = self.store.find(PODS, key[0], key[1])
+        if pod is None or not pod["spec"].get("nodeName"):
+            return
+        node = pod["spec"]["nodeName"]
+        spec = BY_NAME.get(node)
+        host_ip = spec.internal_ip if spec else "172.18.0.9"
+        st = pod.get("status") or {}
+        md = pod["metadata"]
+        if md.get("deletionTimestamp"):
+            grace = md.get("deletionGracePeriodSeconds") or 0
+            started = _parse(md["deletionTimestamp"])
+            wait = min(float(grace), self.timing.terminate) - (time.time() - started)
+            if wait > 0:
+                self.later(wait, "kubelet", key)
+                return
+            self.runtime.stopped(pod)
+            try:
+                self.store.delete(PODS, key[0], key[1])
+            except errors.APIError:
+                pass
+            return
+        statuses = st.get("containerStatuses")
+        if not statuses:
+            self.reg.update(PODS, key[0], key[1], dict(pod, status=creating_status(pod, host_ip)),
+                            subresource="status", check_rv=False)
+            for c in pod["spec"]["containers"]:
+                self.event(pod, "Normal", "Pulled",
+                           f'Container image "{c.get("image")}" already present on machine '
+                           f"and can be accessed by the pod", "kubelet", node)
+            self.later(self.timing.start, "kubelet", key)
+            return
+        if st.get("phase") == "Pending":
+            since = _parse(st.get("startTime"))
+            wait = self.timing.start - (time.time() - since)
+            if wait > 0:
+                self.later(wait, "kubelet", key)
+                return
+            in_use = {p["status"].get("podIP") for p in self.store.iter(PODS)
+                      if p["spec"].get("nodeName") == node and (p.get("status") or {}).get(
+                          "podIP")}
+            ip = self.net.allocate(node, in_use)  # type: ignore[arg-type]
+            probe = has_readiness_probe(pod)
+            ready = not probe or probe_delay(pod, self.timing) <= 0
+            new = dict(pod, status=running_status(pod, ip, ready))
+            self.reg.update(PODS, key[0], key[1], new, subresource="status", check_rv=False)
+            for c in pod["spec"]["containers"]:
+                self.event(pod, "Normal", "Created", f"Created container: {c['name']}",
+                           "kubelet", node)
+                self.event(pod, "Normal", "Started", f"Started container {c['name']}",
+                           "kubelet", node)
+            self.runtime.started(self.store.get(PODS, key[0], key[1]))
+            if not ready:
+                self.later(probe_delay(pod, self.timing), "kubelet", key)
+            return
+        if st.get("phase") == "Running" and not pod_ready(pod):
+            cs = statuses[0].get("state", {}).get("running", {}).get("startedAt")
+            wait = probe_delay(pod, self.timing) - (time.time() - _parse(cs))
+            if wait > 0:
+                self.later(wait, "kubelet", key)
+                return
+            new = dict(pod, status=running_status(pod, st["podIP"], True))
+            self.reg.update(PODS, key[0], key[1], new, subresource="status", check_rv=False)
+
+    # ---- ReplicaSet ----
+    def sync_rs(self, key: tuple[str, str]) -> None:
+        rs = self.store.find(RS, key[0], key[1])
+        if rs is None:
+            return
+        sel = rs["spec"].get("selector")
+        pods = [p for p in self.store.list(PODS, key[0])
+                if controlled_by(p, rs) and match_label_selector(sel, p["metadata"].get("labels"))]
+        active = [p for p in pods if pod_active(p)]
+        want = rs["spec"].get("replicas", 1)
+        if rs["metadata"].get("deletionTimestamp"):
+            want = 0
+        diff = want - len(active)
+        if diff > 0:
+            for _ in range(min(diff, 500)):
+                tmpl = copy.deepcopy(rs["spec"].get("template") or {})
+                tmd = tmpl.get("metadata") or {}
+                pod = {"apiVersion": "v1", "kind": "Pod",
+                       "metadata": {"generateName": f"{key[1]}-", "namespace": key[0],
+                                    "labels": tmd.get("labels") or {},
+                                    "ownerReferences": [owner_ref(rs)]},
+                       "spec": tmpl.get("spec") or {}}
+                if tmd.get("annotations"):
+                    pod["metadata"]["annotations"] = tmd["annotations"]
+                created = self.reg.create(PODS, key[0], pod, validation_mode="Ignore")
+                self.event(rs, "Normal", "SuccessfulCreate",
+                           f"Created pod: {created['metadata']['name']}", "replicaset-controller")
+        elif diff < 0:
+            def rank(p: Obj) -> tuple[int, int, str]:
+                assigned = 1 if p["spec"].get("nodeName") else 0
+                return (assigned, 1 if pod_ready(p) else 0,
+                        "~" + p["metadata"].get("creationTimestamp", ""))
+            victims = sorted(active, key=rank)[: -diff]
+            # newest first among equals
+            victims = sorted(active, key=lambda p: (rank(p)[0], rank(p)[1],
+                                                    _neg(p["metadata"].get("creationTimestamp",
+                                                                           ""))))[:-diff]
+            for p in victims:
+                self.reg.delete(PODS, key[0], p["metadata"]["name"])
+                self.event(rs, "Normal", "SuccessfulDelete",
+                           f"Deleted pod: {p['metadata']['name']}", "replicaset-controller")
+        ready = sum(1 for p in active if pod_ready(p))
+        status = {"replicas": len(active), "fullyLabeledReplicas": len(active),
+                  "readyReplicas": ready, "availableReplicas": ready,
+                  "observedGeneration": rs["metadata"].get("generation", 1)}
+        terminating = len(pods) - len(active)
+        if terminating:
+            status["terminatingReplicas"] = terminating
+        status = {k: v for k, v in status.items() if v or k in ("replicas", "observedGeneration")}
+        if status != rs.get("status"):
+            cur = self.store.get(RS, key[0], key[1])
+            self.reg.update(RS, key[0], key[1], dict(cur, status=status), subresource="status",
+                            check_rv=False)
+
+    # ---- Deployment ----
+    def sync_deployment(self, key: tuple[str, str]) -> None:
+        d = self.store.find(DEPLOY, key[0], key[1])
+        if d is None or d["metadata"].get("deletionTimestamp"):
+            return
+        spec = d["spec"]
+        rss = [r for r in self.store.list(RS, key[0]) if controlled_by(r, d)]
+        tmpl = spec.get("template") or {}
+
+        def same_template(r: Obj) -> bool:
+            t = copy.deepcopy(r["spec"].get("template") or {})
+            (t.get("metadata") or {}).get("labels", {}).pop(HASH_LABEL, None)
+            return t == tmpl
+        new_rs = next((r for r in rss if same_template(r)), None)
+        old = [r for r in rss if r is not new_rs]
+        want = spec.get("replicas", 1)
+        revision = max([int(r["metadata"].get("annotations", {}).get(REVISION, "0") or 0)
+                        for r in rss] + [0])
+        if new_rs is None:
+            collisions = d.get("status", {}).get("collisionCount", 0)
+            h = template_hash(tmpl, collisions)
+            t = copy.deepcopy(tmpl)
+            t.setdefault("metadata", {}).setdefault("labels", {})[HASH_LABEL] = h
+            sel = copy.deepcopy(spec.get("selector") or {})
+            sel.setdefault("matchLabels", {})[HASH_LABEL] = h
+            initial = want if not old else 0
+            rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                  "metadata": {"name": f"{key[1]}-{h}", "namespace": key[0],
+                               "labels": dict(t["metadata"]["labels"]),
+                               "annotations": {REVISION: str(revision + 1),
+                                               "deployment.kubernetes.io/desired-replicas":
+                                                   str(want),
+                                               "deployment.kubernetes.io/max-replicas":
+                                                   str(want + self._surge(d))},
+                               "ownerReferences": [owner_ref(d)]},
+                  "spec": {"replicas": initial, "selector": sel, "template": t,
+                           "minReadySeconds": spec.get("minReadySeconds", 0)}}
+            new_rs = self.reg.create(RS, key[0], rs, validation_mode="Ignore")
+            if initial:
+                self.event(d, "Normal", "ScalingReplicaSet",
+                           f"Scaled up replica set {new_rs['metadata']['name']} from 0 to "
+                           f"{initial}", "deployment-controller")
+        elif int(new_rs["metadata"].get("annotations", {}).get(REVISION, "0")) < revision:
+            r2 = copy.deepcopy(new_rs)
+            r2["metadata"].setdefault("annotations", {})[REVISION] = str(revision + 1)
+            new_rs = self.reg.update(RS, key[0], new_rs["metadata"]["name"], r2, check_rv=False,
+                                     validation_mode="Ignore")
+        strategy = (spec.get("strategy") or {}).get("type", "RollingUpdate")
+        old_active = [r for r in old if r["spec"].get("replicas", 0) > 0]
+        if strategy == "Recreate":
+            for r in old_active:
+                self._scale_rs(d, r, 0)
+            old_pods = [p for p in self.store.list(PODS, key[0])
+                        if any(controlled_by(p, r) for r in old)]
+            if not old_pods and new_rs["spec"].get("replicas") != want:
+                self._scale_rs(d, new_rs, want)
+        else:
+            surge, unavail = self._surge(d), self._unavailable(d)
+            if not old_active:
+                if new_rs["spec"].get("replicas") != want:
+                    self._scale_rs(d, new_rs, want)
+            else:
+                total = sum(r["spec"].get("replicas", 0) for r in rss)
+                cur_new = new_rs["spec"].get("replicas", 0)
+                if cur_new < want:
+                    allowed = want + surge - total
+                    if allowed > 0:
+                        self._scale_rs(d, new_rs, min(want, cur_new + allowed))
+                        new_rs = self.store.get(RS, key[0], new_rs["metadata"]["name"])
+                available = sum((r.get("status") or {}).get("availableReplicas", 0)
+                                for r in [new_rs] + old_active)
+                min_avail = want - unavail
+                budget = available - min_avail
+                for r in sorted(old_active, key=lambda r: r["metadata"]["creationTimestamp"]):
+                    cur = r["spec"].get("replicas", 0)
+                    unhealthy = cur - (r.get("status") or {}).get("availableReplicas", 0)
+                    cut = min(cur, max(budget, 0) + max(unhealthy, 0))
+                    if cut > 0:
+                        self._scale_rs(d, r, cur - cut)
+                        budget -= max(cut - max(unhealthy, 0), 0)
+        self._deployment_status(key)
+
+    def _surge(self, d: Obj) -> int:
+        ru = ((d["spec"].get("strategy") or {}).get("rollingUpdate") or {})
+        return _resolve(ru.get("maxSurge", "25%"), d["spec"].get("replicas", 1), True)
+
+    def _unavailable(self, d: Obj) -> int:
+        ru = ((d["spec"].get("strategy") or {}).get("rollingUpdate") or {})
+        u = _resolve(ru.get("maxUnavailable", "25%"), d["spec"].get("replicas", 1), False)
+        if u == 0 and self._surge(d) == 0:
+            return 1
+        return u
+
+    def _scale_rs(self, d: Obj, rs: Obj, n: int) -> None:
+        cur = rs["spec"].get("replicas", 0)
+        if cur == n:
+            return
+        new = copy.deepcopy(rs)
+        new["spec"]["replicas"] = n
+        ann = new["metadata"].setdefault("annotations", {})
+        ann["deployment.kubernetes.io/desired-replicas"] = str(d["spec"].get("replicas", 1))
+        ann["deployment.kubernetes.io/max-replicas"] = str(
+            d["spec"].get("replicas", 1) + self._surge(d))
+        self.reg.update(RS, rs["metadata"]["namespace"], rs["metadata"]["name"], new,
+                        check_rv=False, validation_mode="Ignore")
+        verb = "up" if n > cur else "down"
+        self.event(d, "Normal", "ScalingReplicaSet",
+                   f"Scaled {verb} replica set {rs['metadata']['name']} from {cur} to {n}",
+                   "deployment-controller")
+
+    def _deployment_status(self, key: tuple[str, str]) -> None:
+        d = self.store.find(DEPLOY, key[0], key[1])
+        if d is None:
+            return
+        rss = [r for r in self.store.list(RS, key[0]) if controlled_by(r, d)]
+        tmpl = d["spec"].get("template") or {}
+        new_rs = None
+        for r in rss:
+            t = copy.deepcopy(r["spec"].get("template") or {})
+            (t.get("metadata") or {}).get("labels", {}).pop(HASH_LABEL, None)
+            if t == tmpl:
+                new_rs = r
+        want = d["spec"].get("replicas", 1)
+        replicas = sum((r.get("status") or {}).get("replicas", 0) for r in rss)
+        ready = sum((r.get("status") or {}).get("readyReplicas", 0) for r in rss)
+        available = sum((r.get("status") or {}).get("availableReplicas", 0) for r in rss)
+        updated = (new_rs.get("status") or {}).get("replicas", 0) if new_rs else 0
+        old_st = d.get("status") or {}
+        ts = now()
+        old_conds = {c["type"]: c for c in old_st.get("conditions") or []}
+
+        def cond(kind: str, status: str, reason: str, message: str) -> Obj:
+            o = old_conds.get(kind)
+            trans = o["lastTransitionTime"] if o and o.get("status") == status else ts
+            upd = o["lastUpdateTime"] if o and o.get("reason") == reason and \
+                o.get("message") == message else ts
+            return {"type": kind, "status": status, "lastUpdateTime": upd,
+                    "lastTransitionTime": trans, "reason": reason, "message": message}
+        avail_ok = available >= want - self._unavailable(d)
+        conds = [cond("Available", "True" if avail_ok else "False",
+                      "MinimumReplicasAvailable" if avail_ok else "MinimumReplicasUnavailable",
+                      "Deployment has minimum availability." if avail_ok else
+                      "Deployment does not have minimum availability.")]
+        if new_rs is not None:
+            done = updated == want and available == want and replicas == want
+            name = new_rs["metadata"]["name"]
+            conds.append(cond("Progressing", "True",
+                              "NewReplicaSetAvailable" if done else "ReplicaSetUpdated",
+                              f'ReplicaSet "{name}" has successfully progressed.' if done else
+                              f'ReplicaSet "{name}" is progressing.'))
+        status: Obj = {"observedGeneration": d["metadata"].get("generation", 1),
+                       "replicas": replicas, "updatedReplicas": updated,
+                       "readyReplicas": ready, "availableReplicas": available,
+                       "unavailableReplicas": max(want - available, 0), "conditions": conds}
+        status = {k: v for k, v in status.items() if v or k == "observedGeneration"}
+        if old_st.get("collisionCount"):
+            status["collisionCount"] = old_st["collisionCount"]
+        if status != old_st:
+            self.reg.update(DEPLOY, key[0], key[1], dict(d, status=status),
+                            subresource="status", check_rv=False)
+        if new_rs is not None:
+            ann = d["metadata"].get("annotations") or {}
+            rev = (new_rs["metadata"].get("annotations") or {}).get(REVISION)
+            if rev and ann.get(REVISION) != rev:
+                cur = copy.deepcopy(self.store.get(DEPLOY, key[0], key[1]))
+                cur["metadata"].setdefault("annotations", {})[REVISION] = rev
+                self.reg.update(DEPLOY, key[0], key[1], cur, check_rv=False,
+                                validation_mode="Ignore")
+
+    # ---- Endpoints + EndpointSlices ----
+    def sync_endpoints(self, key: tuple[str, str]) -> None:
+        ns, name = key
+        svc = self.store.find(SVC, ns, name)
+        if svc is None:
+            ep = self.store.find(EP, ns, name)
+            if ep is not None and not (ep["metadata"].get("labels") or {}).get(
+                    "kubesim.dev/user-managed"):
+                if (ep["metadata"].get("annotations") or {}).get(
+                        "endpoints.kubernetes.io/last-change-trigger-time"):
+                    self.store.delete(EP, ns, name)
+            return
+        spec = svc.get("spec") or {}
+        sel = spec.get("selector")
+        if not sel or spec.get("type") == "ExternalName":
+            return
+        publish = bool(spec.get("publishNotReadyAddresses"))
+        pods = [p for p in self.store.list(PODS, ns)
+                if match_labels(sel, p["metadata"].get("labels"))
+                and (p.get("status") or {}).get("podIP")
+                and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+                and (publish or not p["metadata"].get("deletionTimestamp"))]
+        groups: dict[tuple[Any, ...], dict[str, list[Obj]]] = {}
+        slice_groups: dict[tuple[Any, ...], list[Obj]] = {}
+        for p in pods:
+            ports = []
+            for sp in spec.get("ports") or []:
+                tp = _target_port(p, sp)
+                if tp is None:
+                    continue
+                ep_port = {"port": tp, "protocol": sp.get("protocol", "TCP")}
+                if sp.get("name"):
+                    ep_port = {"name": sp["name"], **ep_port}
+                if sp.get("appProtocol"):
+                    ep_port["appProtocol"] = sp["appProtocol"]
+                ports.append(ep_port)
+            pk = tuple(tuple(sorted(x.items())) for x in ports)
+            ready = pod_ready(p) or publish
+            addr = {"ip": p["status"]["podIP"], "nodeName": p["spec"].get("nodeName"),
+                    "targetRef": {"kind": "Pod", "namespace": ns, "name": p["metadata"]["name"],
+                                  "uid": p["metadata"]["uid"]}}
+            g = groups.setdefault(pk, {"ports": ports, "ready": [], "notready": []})  # type: ignore
+            g["ready" if ready else "notready"].append(addr)
+            slice_groups.setdefault(pk, []).append(p)
+        subsets = []
+        for g in groups.values():
+            ss: Obj = {}
+            if g["ready"]:
+                ss["addresses"] = sorted(g["ready"], key=lambda a: a["ip"])
+            if g["notready"]:
+                ss["notReadyAddresses"] = sorted(g["notready"], key=lambda a: a["ip"])
+            if g["ports"]:
+                ss["ports"] = g["ports"]
+            subsets.append(ss)
+        subsets.sort(key=lambda s: str(s.get("ports")))
+        self._write_endpoints(svc, subsets)
+        self._write_slices(svc, slice_groups, groups, publish)
+
+    def _write_endpoints(self, svc: Obj, subsets: list[Obj]) -> None:
+        ns, name = _key(svc)
+        cur = self.store.find(EP, ns, name)
+        labels = dict(svc["metadata"].get("labels") or {})
+        labels["endpoints.kubernetes.io/managed-by"] = "endpoint-controller"
+        if (svc.get("spec") or {}).get("clusterIP") == "None":
+            labels["service.kubernetes.io/headless"] = ""
+        if cur is not None and cur.get("subsets", []) == subsets and \
+                cur["metadata"].get("labels") == labels:
+            return
+        ep: Obj = {"apiVersion": "v1", "kind": "Endpoints",
+                   "metadata": {"name": name, "namespace": ns, "labels": labels,
+                                "annotations": {
+                                    "endpoints.kubernetes.io/last-change-trigger-time":
+                                        now()}}}
+        if subsets:
+            ep["subsets"] = subsets
+        if cur is None:
+            self.reg.create(EP, ns, ep, validation_mode="Ignore")
+        else:
+            ep["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"]
+            self.reg.update(EP, ns, name, ep, validation_mode="Ignore", check_rv=False)
+
+    def _write_slices(self, svc: Obj, slice_groups: dict[tuple[Any, ...], list[Obj]],
+                      groups: dict[tuple[Any, ...], Any], publish: bool) -> None:
+        ns, name = _key(svc)
+        existing = [s for s in self.store.list(EPS, ns)
+                    if (s["metadata"].get("labels") or {}).get("kubernetes.io/service-name") == name
+                    and controlled_by(s, svc)]
+        desired = []
+        for pk, pods in slice_groups.items():
+            eps = []
+            for p in sorted(pods, key=lambda p: p["status"]["podIP"]):
+                serving = pod_ready(p)
+                terminating = bool(p["metadata"].get("deletionTimestamp"))
+                eps.append({"addresses": [p["status"]["podIP"]],
+                            "conditions": {"ready": publish or (serving and not terminating),
+                                           "serving": serving, "terminating": terminating},
+                            "nodeName": p["spec"].get("nodeName"),
+                            "targetRef": {"kind": "Pod", "namespace": ns,
+                                          "name": p["metadata"]["name"],
+                                          "uid": p["metadata"]["uid"]}})
+            desired.append((groups[pk]["ports"], eps))
+        if not desired:
+            ports = []
+            for sp in (svc.get("spec") or {}).get("ports") or []:
+                if isinstance(sp.get("targetPort"), int):
+                    ports.append({k: v for k, v in (("name", sp.get("name", "")),
+                                                    ("port", sp["targetPort"]),
+                                                    ("protocol", sp.get("protocol", "TCP")))})
+            desired = [(ports, [])]
+        labels = dict(svc["metadata"].get("labels") or {})
+        labels.update({"kubernetes.io/service-name": name,
+                       "endpointslice.kubernetes.io/managed-by":
+                           "endpointslice-controller.k8s.io"})
+        if (svc.get("spec") or {}).get("clusterIP") == "None":
+            labels["service.kubernetes.io/headless"] = ""
+        for i, (ports, eps) in enumerate(desired):
+            ports = [dict(p, name=p.get("name", "")) for p in ports]
+            body: Obj = {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+                         "metadata": {"namespace": ns, "labels": labels,
+                                      "ownerReferences": [owner_ref(svc)],
+                                      "generateName": f"{name}-",
+                                      "annotations": {
+                                          "endpoints.kubernetes.io/last-change-trigger-time":
+                                              now()}},
+                         "addressType": "IPv4", "endpoints": eps, "ports": ports}
+            if i < len(existing):
+                cur = existing[i]
+                if cur.get("endpoints") == eps and cur.get("ports") == ports and \
+                        cur["metadata"].get("labels") == labels:
+                    continue
+                body["metadata"]["name"] = cur["metadata"]["name"]
+                self.reg.update(EPS, ns, cur["metadata"]["name"], body, check_rv=False,
+                                validation_mode="Ignore")
+            else:
+                self.reg.create(EPS, ns, body, validation_mode="Ignore")
+        for extra in existing[len(desired):]:
+            self.store.delete(EPS, ns, extra["metadata"]["name"])
+
+    # ---- garbage collector ----
+    def collect(self, uid: str) -> None:
+        if uid == "orphans":
+            live = {o["metadata"]["uid"] for res in R.values() for o in self.store.iter(res)}
+            for owner in list(self.owners):
+                if owner not in live:
+                    self.collect(owner)
+            return
+        for res, ns, name in list(self.owners.get(uid, ())):
+            o = self.store.find(res, ns, name)
+            if o is None:
+                continue
+            refs = o["metadata"].get("ownerReferences") or []
+            live = [r for r in refs if r.get("uid") != uid and self._exists(r, ns)]
+            if live:
+                continue
+            if o["metadata"].get("deletionTimestamp"):
+                continue
+            try:
+                self.reg.delete(res, ns, name)
+            except errors.APIError:
+                pass
+        self.owners.pop(uid, None)
+
+    def _exists(self, ref: Obj, ns: str) -> bool:
+        kind = ref.get("kind")
+        for res in R.values():
+            if res.kind == kind:
+                o = self.store.find(res, ns, ref.get("name", ""))
+                return o is not None and o["metadata"].get("uid") == ref.get("uid")
+        return False
+
+    # ---- namespaces ----
+    def sync_namespace(self, name: str) -> None:
+        nso = self.store.find(NS, None, name)
+        if nso is None:
+            return
+        if not nso["metadata"].get("deletionTimestamp"):
+            if self.store.find(SA, name, "default") is None:
+                try:
+                    self.reg.create(SA, name, {"metadata": {"name": "default"}},
+                                    validation_mode="Ignore")
+                except errors.APIError:
+                    pass
+            return
+        left = 0
+        for res in R.values():
+            if not res.namespaced:
+                continue
+            for o in self.store.list(res, name):
+                left += 1
+                if o["metadata"].get("deletionTimestamp"):
+                    continue
+                try:
+                    self.reg.delete(res, name, o["metadata"]["name"])
+                except errors.APIError:
+                    pass
+        remaining = sum(len(self.store.list(res, name)) for res in R.values() if res.namespaced)
+        if remaining == 0:
+            self.store.delete(NS, None, name)
+        elif left:
+            self.later(0.2, "namespace", name)
+
+
+def _tolerated(taint: Obj, tolerations: list[Obj]) -> bool:
+    for t in tolerations:
+        if t.get("effect") and t["effect"] != taint.get("effect"):
+            continue
+        if t.get("operator") == "Exists" and (not t.get("key") or t["key"] == taint.get("key")):
+            return True
+        if t.get("key") == taint.get("key") and t.get("value", "") == taint.get("value", ""):
+            return True
+    return False
+
+
+def _target_port(pod: Obj, sp: Obj) -> int | None:
+    tp = sp.get("targetPort", sp.get("port"))
+    if isinstance(tp, int):
+        return tp
+    if isinstance(tp, str) and tp.isdigit():
+        return int(tp)
+    proto = sp.get("protocol", "TCP")
+    for c in pod["spec"].get("containers") or []:
+        for p in c.get("ports") or []:
+            if p.get("name") == tp and p.get("protocol", "TCP") == proto:
+                return p.get("containerPort")
+    return None
+
+
+def _resolve(v: Any, total: int, round_up: bool) -> int:
+    if isinstance(v, int):
+        return v
+    s = str(v)
+    if s.endswith("%"):
+        x = int(s[:-1]) * total / 100
+        return math.ceil(x) if round_up else math.floor(x)
+    return int(s)
+
+
+def _parse(ts: str | None) -> float:
+    if not ts:
+        return time.time()
+    try:
+        return dt.datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return time.time()
+
+
+def _neg(ts: str) -> str:
+    return "".join(chr(0x7F - ord(c)) for c in ts)
+
+
+__all__ = ["Controllers", "Timing", "now_micro"]

@@ -1,0 +1,104 @@
+"""The node model: three kind-like nodes, their addresses and pod CIDRs, and pod IP allocation.
+
+This module and ``kubelet.py`` are where the data plane (issue 4: exec, curl, DNS) plugs in: a
+node knows its InternalIP and pod CIDR, and every running pod has an IP from its node's CIDR.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Any
+
+from .store import Store
+
+CLUSTER = "kubesim"
+KUBELET_VERSION = "v1.37.0-kubesim"
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    name: str
+    role: str  # "control-plane" or "worker"
+    internal_ip: str
+    pod_cidr: str
+
+    @property
+    def schedulable_by_default(self) -> bool:
+        return self.role != "control-plane"
+
+
+NODES = [
+    NodeSpec(f"{CLUSTER}-control-plane", "control-plane", "172.18.0.2", "10.244.0.0/24"),
+    NodeSpec(f"{CLUSTER}-worker", "worker", "172.18.0.3", "10.244.1.0/24"),
+    NodeSpec(f"{CLUSTER}-worker2", "worker", "172.18.0.4", "10.244.2.0/24"),
+]
+BY_NAME = {n.name: n for n in NODES}
+
+
+def node_object(n: NodeSpec, created: str) -> dict[str, Any]:
+    labels = {
+        "beta.kubernetes.io/arch": "amd64", "beta.kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64", "kubernetes.io/hostname": n.name,
+        "kubernetes.io/os": "linux", "kubesim.dev/embedded": "true",
+    }
+    spec: dict[str, Any] = {"podCIDR": n.pod_cidr, "podCIDRs": [n.pod_cidr],
+                            "providerID": f"kubesim://{n.name}"}
+    if n.role == "control-plane":
+        labels["node-role.kubernetes.io/control-plane"] = ""
+        labels["node.kubernetes.io/exclude-from-external-load-balancers"] = ""
+        spec["taints"] = [{"effect": "NoSchedule",
+                           "key": "node-role.kubernetes.io/control-plane"}]
+    cond = [
+        ("MemoryPressure", "False", "KubeletHasSufficientMemory",
+         "kubelet has sufficient memory available"),
+        ("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+        ("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+        ("Ready", "True", "KubeletReady", "kubelet is posting ready status (simulated by kubesim)"),
+    ]
+    capacity = {"cpu": "2", "ephemeral-storage": "61202244Ki", "hugepages-2Mi": "0",
+                "memory": "4020048Ki", "pods": "110"}
+    return {
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": n.name, "labels": labels, "annotations": {
+            "kubesim.dev/note": "a simulated node of the kubesim embedded cluster",
+            "node.alpha.kubernetes.io/ttl": "0"}, "creationTimestamp": created},
+        "spec": spec,
+        "status": {
+            "addresses": [{"address": n.internal_ip, "type": "InternalIP"},
+                          {"address": n.name, "type": "Hostname"}],
+            "allocatable": capacity, "capacity": capacity,
+            "conditions": [{"type": t, "status": s, "reason": r, "message": m,
+                            "lastHeartbeatTime": created, "lastTransitionTime": created}
+                           for t, s, r, m in cond],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+            "nodeInfo": {
+                "architecture": "amd64", "bootID": "", "machineID": "", "systemUUID": "",
+                "containerRuntimeVersion": "kubesim://simulated",
+                "kernelVersion": "kubesim", "kubeProxyVersion": "",
+                "kubeletVersion": KUBELET_VERSION, "operatingSystem": "linux",
+                "osImage": "kubesim embedded cluster (simulated node)",
+            },
+        },
+    }
+
+
+class PodNetwork:
+    """Per-node pod IPs, handed out in order like host-local IPAM, so a replacement pod gets a
+    new address. The cursor persists in the store's meta table."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def allocate(self, node: str, in_use: set[str]) -> str:
+        spec = BY_NAME.get(node)
+        cidr = ipaddress.ip_network(spec.pod_cidr if spec else "10.244.9.0/24")
+        hosts = list(cidr.hosts())[1:]  # .1 is the node's bridge
+        key = f"ipcursor/{node}"
+        cursor = int(self.store.meta.get(key, 0))
+        for i in range(len(hosts)):
+            cand = str(hosts[(cursor + i) % len(hosts)])
+            if cand not in in_use:
+                self.store.set_meta(key, (cursor + i + 1) % len(hosts))
+                return cand
+        raise RuntimeError(f"node {node} has no free pod IPs in {cidr}")

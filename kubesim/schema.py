@@ -1,0 +1,267 @@
+"""Type knowledge from ``types.json``: unknown-field checks, list merge keys, OpenAPI documents."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from .resources import RESOURCES, Resource
+
+TYPES: dict[str, dict[str, str]] = json.loads(
+    Path(__file__).with_name("types.json").read_text())
+
+# x-kubernetes-patch-merge-key of the lists whose items are these models (strategic merge patch).
+MERGE_KEYS: dict[str, str] = {
+    "V1Container": "name", "V1EphemeralContainer": "name", "V1ContainerPort": "containerPort",
+    "V1ServicePort": "port", "V1EnvVar": "name", "V1Volume": "name", "V1VolumeMount": "mountPath",
+    "V1VolumeDevice": "devicePath", "V1LocalObjectReference": "name", "V1HostAlias": "ip",
+    "V1PodCondition": "type", "V1NodeCondition": "type", "V1NodeAddress": "type",
+    "V1DeploymentCondition": "type", "V1ReplicaSetCondition": "type", "V1OwnerReference": "uid",
+    "V1TopologySpreadConstraint": "topologyKey", "V1PodResourceClaim": "name",
+    "V1PodSchedulingGate": "name", "V1NamespaceCondition": "type", "V1Condition": "type",
+    "V1PodIP": "ip", "V1HostIP": "ip", "V1PodReadinessGate": "conditionType",
+}
+# Server-side apply keys lists by more than the patch merge key.
+APPLY_KEYS: dict[str, tuple[str, ...]] = {
+    "V1ContainerPort": ("containerPort", "protocol"),
+    "V1ServicePort": ("port", "protocol"),
+}
+
+_LIST = re.compile(r"^List\[(.+)\]$")
+_DICT = re.compile(r"^Dict\[str, (.+)\]$")
+
+
+def list_item(typ: str) -> str | None:
+    m = _LIST.match(typ)
+    return m.group(1) if m else None
+
+
+def dict_value(typ: str) -> str | None:
+    m = _DICT.match(typ)
+    return m.group(1) if m else None
+
+
+def field_type(model: str | None, name: str) -> str | None:
+    if model is None:
+        return None
+    return TYPES.get(model, {}).get(name)
+
+
+def unknown_fields(model: str, obj: Any, path: str = "") -> list[str]:
+    """Paths of fields the model does not have, as ``strict decoding error`` names them."""
+    out: list[str] = []
+    if not isinstance(obj, dict) or model not in TYPES:
+        return out
+    fields = TYPES[model]
+    for k, v in obj.items():
+        p = f"{path}.{k}" if path else k
+        typ = fields.get(k)
+        if typ is None:
+            out.append(p)
+            continue
+        out.extend(_unknown_in(typ, v, p))
+    return out
+
+
+def _unknown_in(typ: str, v: Any, p: str) -> list[str]:
+    if typ in TYPES:
+        return unknown_fields(typ, v, p)
+    item = list_item(typ)
+    if item is not None and isinstance(v, list):
+        out: list[str] = []
+        for i, x in enumerate(v):
+            out.extend(_unknown_in(item, x, f"{p}[{i}]"))
+        return out
+    val = dict_value(typ)
+    if val is not None and val in TYPES and isinstance(v, dict):
+        out = []
+        for k, x in v.items():
+            out.extend(_unknown_in(val, x, f"{p}[{k}]"))
+        return out
+    return []
+
+
+# ---- OpenAPI ----
+
+_META = {
+    "V1ObjectMeta", "V1ListMeta", "V1OwnerReference", "V1ManagedFieldsEntry", "V1LabelSelector",
+    "V1LabelSelectorRequirement", "V1Status", "V1StatusDetails", "V1StatusCause", "V1Condition",
+}
+_APPS = ("V1Deployment", "V1ReplicaSet", "V1RollingUpdateDeployment")
+_DISCOVERY = {"V1EndpointSlice", "V1EndpointSliceList", "V1Endpoint", "V1EndpointConditions",
+              "V1EndpointHints", "V1ForZone", "V1ForNode", "DiscoveryV1EndpointPort"}
+
+
+def definition_name(model: str) -> str:
+    if model in _META:
+        return "io.k8s.apimachinery.pkg.apis.meta.v1." + model[2:]
+    if model == "V1Scale":
+        return "io.k8s.api.autoscaling.v1.Scale"
+    if model in _DISCOVERY:
+        return "io.k8s.api.discovery.v1." + model.removeprefix("DiscoveryV1").removeprefix("V1")
+    if model.startswith(_APPS):
+        return "io.k8s.api.apps.v1." + model[2:]
+    return "io.k8s.api.core.v1." + model.removeprefix("CoreV1").removeprefix("V1")
+
+
+INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
+QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
+
+
+def _schema_of(typ: str, ref: str, v3: bool) -> dict[str, Any]:
+    if typ in TYPES:
+        r = {"$ref": ref + definition_name(typ)}
+        return {"allOf": [r], "default": {}} if v3 else r
+    if typ == "str":
+        return {"type": "string", "default": ""} if v3 else {"type": "string"}
+    if typ == "int":
+        return {"type": "integer", "format": "int32"}
+    if typ == "bool":
+        return {"type": "boolean"}
+    if typ == "datetime":
+        return {"type": "string", "format": "date-time"}
+    if typ == "bytes":
+        return {"type": "string", "format": "byte"}
+    if typ == "object":
+        return {"$ref": ref + INT_OR_STRING}
+    item = list_item(typ)
+    if item is not None:
+        s: dict[str, Any] = {"type": "array", "items": _schema_of(item, ref, v3)}
+        if item in MERGE_KEYS:
+            s["x-kubernetes-patch-merge-key"] = MERGE_KEYS[item]
+            s["x-kubernetes-patch-strategy"] = "merge"
+            keys = APPLY_KEYS.get(item, (MERGE_KEYS[item],))
+            s["x-kubernetes-list-map-keys"] = list(keys)
+            s["x-kubernetes-list-type"] = "map"
+        elif item in TYPES:
+            s["x-kubernetes-list-type"] = "atomic"
+        return s
+    val = dict_value(typ)
+    if val is not None:
+        if val == "str":
+            return {"type": "object", "additionalProperties": {"type": "string", "default": ""}}
+        return {"type": "object", "additionalProperties": _schema_of(val, ref, v3)}
+    return {"type": "object"}
+
+
+def _definitions(ref: str, v3: bool, models: set[str] | None = None) -> dict[str, Any]:
+    kinds = {r.model: r for r in RESOURCES}
+    lists = {r.model + "List": r for r in RESOURCES}
+    defs: dict[str, Any] = {}
+    for model, fields in TYPES.items():
+        if models is not None and model not in models:
+            continue
+        props = {}
+        for name, typ in fields.items():
+            sch = _schema_of(typ, ref, v3)
+            if model == "V1ContainerPort" and name == "protocol" or (
+                    model == "V1ServicePort" and name == "protocol"):
+                sch = dict(sch, default="TCP")
+            props[name] = sch
+        d: dict[str, Any] = {"type": "object", "properties": props}
+        res = kinds.get(model) or lists.get(model)
+        if res is not None:
+            kind = res.kind + ("List" if model in lists else "")
+            d["x-kubernetes-group-version-kind"] = [
+                {"group": res.group, "kind": kind, "version": res.version}]
+        if model == "V1Status":
+            d["x-kubernetes-group-version-kind"] = [{"group": "", "kind": "Status", "version": "v1"}]
+        if model in ("V1Container", "V1ServicePort", "V1EnvVar", "V1Volume"):
+            d["required"] = ["name"] if model != "V1ServicePort" else ["port"]
+        defs[definition_name(model)] = d
+    defs[INT_OR_STRING] = {"type": "string", "format": "int-or-string"}
+    if v3:
+        defs[INT_OR_STRING] = {"x-kubernetes-int-or-string": True}
+    defs[QUANTITY] = {"type": "string"}
+    return defs
+
+
+def _reachable(model: str, seen: set[str]) -> None:
+    if model in seen or model not in TYPES:
+        return
+    seen.add(model)
+    for typ in TYPES[model].values():
+        for ref in re.findall(r"[A-Z][A-Za-z0-9]+", typ):
+            _reachable(ref, seen)
+
+
+_PARAMS = [
+    {"name": "dryRun", "in": "query", "schema": {"type": "string"}},
+    {"name": "fieldManager", "in": "query", "schema": {"type": "string"}},
+    {"name": "fieldValidation", "in": "query", "schema": {"type": "string"}},
+]
+
+
+def _paths(res: Resource, ref: str, v3: bool) -> dict[str, Any]:
+    prefix = f"/apis/{res.group}/{res.version}" if res.group else f"/api/{res.version}"
+    base = f"{prefix}/namespaces/{{namespace}}/{res.plural}" if res.namespaced \
+        else f"{prefix}/{res.plural}"
+    gvk = {"group": res.group, "version": res.version, "kind": res.kind}
+    body = _schema_of(res.model, ref, False)
+
+    def op(action: str, verb: str, with_body: bool) -> dict[str, Any]:
+        o: dict[str, Any] = {
+            "operationId": f"{verb}{res.kind}", "x-kubernetes-action": action,
+            "x-kubernetes-group-version-kind": gvk,
+            "responses": {"200": {"description": "OK"}},
+        }
+        if with_body:
+            o["parameters"] = [dict(p) for p in _PARAMS]
+            if v3:
+                o["requestBody"] = {"content": {"*/*": {"schema": body}}, "required": True}
+            else:
+                o["parameters"].append({"name": "body", "in": "body", "required": True,
+                                        "schema": body})
+        return o
+
+    return {
+        base: {"get": op("list", "list", False), "post": op("post", "create", True)},
+        base + "/{name}": {
+            "get": op("get", "read", False), "put": op("put", "replace", True),
+            "patch": op("patch", "patch", True), "delete": op("delete", "delete", False),
+        },
+    }
+
+
+@functools.cache
+def openapi_v3(group_version: str) -> bytes:
+    ress = [r for r in RESOURCES if r.group_version == group_version]
+    ref = "#/components/schemas/"
+    models: set[str] = {"V1Status", "V1DeleteOptions"}
+    for r in ress:
+        _reachable(r.model, models)
+        _reachable(r.model + "List", models)
+    _reachable("V1Status", models)
+    paths: dict[str, Any] = {}
+    for r in ress:
+        paths.update(_paths(r, ref, True))
+    doc = {
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": "v1.37.0-kubesim"},
+        "paths": paths,
+        "components": {"schemas": _definitions(ref, True, models)},
+    }
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def openapi_v3_hash(group_version: str) -> str:
+    return hashlib.sha512(openapi_v3(group_version)).hexdigest()[:64].upper()
+
+
+@functools.cache
+def openapi_v2() -> bytes:
+    ref = "#/definitions/"
+    paths: dict[str, Any] = {}
+    for r in RESOURCES:
+        paths.update(_paths(r, ref, False))
+    doc = {
+        "swagger": "2.0",
+        "info": {"title": "Kubernetes", "version": "v1.37.0-kubesim"},
+        "paths": paths,
+        "definitions": _definitions(ref, False),
+    }
+    return json.dumps(doc, separators=(",", ":")).encode()

@@ -1,0 +1,503 @@
+"""The HTTP front: routing, authentication, content negotiation, watch streams."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hmac
+import json
+import logging
+from typing import Any
+from urllib.parse import unquote
+
+import yaml
+from aiohttp import web
+
+from . import discovery, errors, patching, schema, tables
+from .registry import Registry
+from .resources import GROUPS, Resource, lookup
+from .selectors import field_selector, label_selector
+from .store import Change, Store
+
+log = logging.getLogger("kubesim.server")
+
+VERSION = {
+    "major": "1", "minor": "37", "emulationMajor": "1", "emulationMinor": "37",
+    "minCompatibilityMajor": "1", "minCompatibilityMinor": "36",
+    "gitVersion": "v1.37.0-kubesim", "gitCommit": "kubesim-embedded-cluster",
+    "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "n/a (python)",
+    "compiler": "kubesim", "platform": "linux/amd64",
+}
+ENDPOINTS_WARNING = '299 - "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 ' \
+    'EndpointSlice"'
+PUBLIC = {"/version", "/healthz", "/readyz", "/livez", "/version/"}
+try:
+    _YAML_LOADER: Any = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - libyaml missing
+    _YAML_LOADER = yaml.SafeLoader
+
+_LIST_KIND = {}
+
+
+def dumps(obj: Any) -> bytes:
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None,
+                  content_type: str = "application/json") -> web.Response:
+    return web.Response(body=dumps(obj), status=status, headers=headers,
+                        content_type=content_type.split(";")[0],
+                        charset=None) if ";" not in content_type else web.Response(
+        body=dumps(obj), status=status, headers=dict(headers or {}, **{
+            "Content-Type": content_type}))
+
+
+def error_response(e: errors.APIError) -> web.Response:
+    return json_response(e.status(), e.code)
+
+
+def _wants_table(request: web.Request) -> bool:
+    return "as=Table" in request.headers.get("Accept", "")
+
+
+def _parse_body(raw: bytes, ctype: str) -> Any:
+    if not raw:
+        raise errors.bad_request("the body of the request was empty")
+    text = raw.decode("utf-8", "replace")
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return yaml.load(text, Loader=_YAML_LOADER)
+    except yaml.YAMLError as e:
+        raise errors.bad_request(f"error decoding YAML: {str(e)[:200]}") from e
+
+
+class Server:
+    def __init__(self, store: Store, registry: Registry, token: str,
+                 data_plane: Any = None) -> None:
+        self.store = store
+        self.registry = registry
+        self.token = token
+        self.data_plane = data_plane
+        self.ready = False
+        self.app = web.Application(client_max_size=8 * 1024 * 1024,
+                                   middlewares=[self._middleware])
+        self.app.router.add_route("*", "/{tail:.*}", self.dispatch)
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        try:
+            if request.path not in PUBLIC and not self._authorized(request):
+                raise errors.unauthorized()
+            return await handler(request)
+        except errors.APIError as e:
+            return error_response(e)
+        except web.HTTPException:
+            raise
+        except (ConnectionResetError, asyncio.CancelledError):
+            raise
+        except Exception as e:  # noqa: BLE001 - every failure must still be a Status body
+            log.exception("internal error on %s %s", request.method, request.path_qs)
+            return error_response(errors.internal(f"{type(e).__name__}: {e}"))
+
+    def _authorized(self, request: web.Request) -> bool:
+        auth = request.headers.get("Authorization", "")
+        if not auth.startswith("Bearer "):
+            return False
+        return hmac.compare_digest(auth[7:].strip(), self.token)
+
+    # ---- routing ----
+    async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        path = request.path.rstrip("/") or "/"
+        m = request.method
+        if path in ("/healthz", "/livez", "/readyz"):
+            if path == "/readyz" and not self.ready:
+                return web.Response(text="[-]kubesim-controllers not ready\nreadyz check failed",
+                                    status=500)
+            return web.Response(text="ok")
+        if path == "/version":
+            return json_response(VERSION)
+        if path == "/api":
+            return self._discovery(request, legacy=True)
+        if path == "/apis":
+            return self._discovery(request, legacy=False)
+        if path.startswith("/openapi"):
+            return self._openapi(request, path)
+        parts = [unquote(p) for p in path.strip("/").split("/")]
+        if parts[0] == "api" and len(parts) >= 2:
+            group, version, rest = "", parts[1], parts[2:]
+        elif parts[0] == "apis" and len(parts) >= 2:
+            if len(parts) == 2:
+                if parts[1] in GROUPS and parts[1]:
+                    return json_response(discovery.api_group(parts[1]))
+                raise errors.APIError(404, "NotFound", "the server could not find the requested "
+                                      "resource", {})
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            raise errors.APIError(404, "NotFound", "the server could not find the requested "
+                                  "resource", {})
+        if group not in GROUPS or version not in GROUPS[group]:
+            raise errors.APIError(404, "NotFound", "the server could not find the requested "
+                                  "resource", {})
+        if not rest:
+            return json_response(discovery.resource_list(group, version))
+        watch_path = False
+        if rest[0] == "watch":
+            watch_path, rest = True, rest[1:]
+        ns: str | None = None
+        if len(rest) >= 3 and rest[0] == "namespaces" and lookup(group, version, rest[2]) and \
+                lookup(group, version, rest[2]).namespaced:  # type: ignore[union-attr]
+            ns, rest = rest[1], rest[2:]
+        res = lookup(group, version, rest[0]) if rest else None
+        if res is None:
+            raise errors.APIError(404, "NotFound", "the server could not find the requested "
+                                  "resource", {})
+        name = rest[1] if len(rest) > 1 else None
+        sub = rest[2] if len(rest) > 2 else ""
+        if len(rest) > 3 or (sub and sub not in res.subresources):
+            raise errors.APIError(404, "NotFound", "the server could not find the requested "
+                                  "resource", {})
+        headers: dict[str, str] = {}
+        if res.plural == "endpoints":
+            headers["Warning"] = ENDPOINTS_WARNING
+        q = request.query
+        if watch_path or (m == "GET" and q.get("watch") in ("true", "1")):
+            if name:
+                fs = f"metadata.name={name}"
+                if q.get("fieldSelector"):
+                    fs += "," + q["fieldSelector"]
+                return await self._watch(request, res, ns, fs, headers)
+            return await self._watch(request, res, ns, q.get("fieldSelector"), headers)
+        if sub in ("exec", "attach", "portforward"):
+            return self._not_supported(res, ns, name or "", sub)
+        if sub == "log":
+            self.store.get(res, ns, name or "")
+            return web.Response(text="", content_type="text/plain")
+        if sub == "scale":
+            return await self._scale(request, res, ns, name or "", headers)
+        if name is None:
+            if m == "GET":
+                return self._list(request, res, ns, headers)
+            if m == "POST":
+                return await self._create(request, res, ns, headers)
+            if m == "DELETE":
+                return await self._delete_collection(request, res, ns, headers)
+            raise errors.method_not_allowed()
+        if m == "GET":
+            obj = self.store.get(res, ns, name)
+            if _wants_table(request):
+                return json_response(tables.table(res.plural, [obj], obj["metadata"][
+                    "resourceVersion"], q.get("includeObject", "Metadata")), headers=headers)
+            return json_response(obj, headers=headers)
+        if m == "PUT":
+            body = _parse_body(await request.read(), request.content_type)
+            obj = self.registry.update(
+                res, ns, name, body, subresource=sub if sub != "finalize" else "",
+                manager=q.get("fieldManager") or _agent(request),
+                dry_run=bool(q.get("dryRun")),
+                validation_mode=q.get("fieldValidation", "Ignore"))
+            return json_response(obj, headers=headers)
+        if m == "PATCH":
+            body = _parse_body(await request.read(), request.content_type)
+            manager = q.get("fieldManager")
+            if request.content_type not in (patching.APPLY, patching.APPLY_CBOR):
+                manager = manager or _agent(request)
+            obj, created = self.registry.patch(
+                res, ns, name, request.content_type, body, subresource=sub,
+                manager=manager, force=q.get("force") == "true",
+                dry_run=bool(q.get("dryRun")),
+                validation_mode=q.get("fieldValidation", "Strict"))
+            return json_response(obj, 201 if created else 200, headers=headers)
+        if m == "DELETE":
+            return await self._delete(request, res, ns, name, headers)
+        raise errors.method_not_allowed()
+
+    def _not_supported(self, res: Resource, ns: str | None, name: str, sub: str) -> web.Response:
+        self.store.get(res, ns, name)
+        if self.data_plane is not None and hasattr(self.data_plane, "handle"):
+            raise errors.internal("data plane hook present but not wired")
+        what = {"exec": "kubectl exec", "attach": "kubectl attach",
+                "portforward": "kubectl port-forward"}[sub]
+        raise errors.APIError(
+            400, "BadRequest",
+            f"{what} is not yet supported by the embedded cluster (kubesim): pods here have no "
+            f"processes yet. Use a kind cluster for this step (LAB_CLUSTER=kind make lab).",
+            {"name": name, "kind": "pods", "causes": [{"reason": "NotSupported",
+                                                       "message": f"pods/{sub}"}]})
+
+    # ---- discovery / openapi ----
+    def _discovery(self, request: web.Request, legacy: bool) -> web.Response:
+        accept = request.headers.get("Accept", "")
+        if "g=apidiscovery.k8s.io" in accept and "as=APIGroupDiscoveryList" in accept:
+            ver = "v2" if "v=v2;as=APIGroupDiscoveryList" in accept.replace(" ", "") \
+                else "v2beta1"
+            ctype = discovery.AGG_V2 if ver == "v2" else discovery.AGG_V2BETA1
+            return web.Response(body=dumps(discovery.aggregated(legacy, ver)),
+                                headers={"Content-Type": ctype, "Vary": "Accept"})
+        return json_response(discovery.api_versions() if legacy else discovery.api_group_list())
+
+    def _openapi(self, request: web.Request, path: str) -> web.Response:
+        if path == "/openapi/v2":
+            return web.Response(body=schema.openapi_v2(), content_type="application/json")
+        if path == "/openapi/v3":
+            paths = {}
+            for g, vs in GROUPS.items():
+                for v in vs:
+                    gv = f"{g}/{v}" if g else v
+                    key = f"apis/{gv}" if g else f"api/{v}"
+                    paths[key] = {"serverRelativeURL":
+                                  f"/openapi/v3/{key}?hash={schema.openapi_v3_hash(gv)}"}
+            return json_response({"paths": paths})
+        rest = path[len("/openapi/v3/"):]
+        gv = rest[len("api/"):] if rest.startswith("api/") else rest[len("apis/"):]
+        group = gv.rpartition("/")[0] if "/" in gv else ""
+        version = gv.rpartition("/")[2]
+        if group not in GROUPS or version not in GROUPS[group]:
+            raise errors.APIError(404, "NotFound", "the server could not find the requested "
+                                  "resource", {})
+        return web.Response(body=schema.openapi_v3(gv), content_type="application/json",
+                            headers={"Cache-Control": "public, immutable",
+                                     "Etag": '"' + schema.openapi_v3_hash(gv) + '"'})
+
+    # ---- collection verbs ----
+    def _select(self, request: web.Request, res: Resource,
+                ns: str | None) -> list[dict[str, Any]]:
+        items = self.store.list(res, ns)
+        lm = label_selector(request.query.get("labelSelector"))
+        fm = field_selector(request.query.get("fieldSelector"))
+        if lm:
+            items = [o for o in items if lm(o)]
+        if fm:
+            items = [o for o in items if fm(o)]
+        return items
+
+    def _list(self, request: web.Request, res: Resource, ns: str | None,
+              headers: dict[str, str]) -> web.Response:
+        q = request.query
+        if ns and res.namespaced:
+            pass
+        items = self._select(request, res, ns)
+        rv = str(self.store.rv)
+        start = 0
+        cont = q.get("continue")
+        if cont:
+            try:
+                tok = json.loads(base64.urlsafe_b64decode(cont.encode()))
+                start, rv = int(tok["start"]), tok["rv"]
+            except (ValueError, KeyError) as e:
+                raise errors.bad_request("continue key is not valid") from e
+        nxt = None
+        limit = int(q.get("limit") or 0)
+        if limit > 0 and start + limit < len(items):
+            nxt = base64.urlsafe_b64encode(dumps({"start": start + limit, "rv": rv})).decode()
+            items = items[start:start + limit]
+        elif start:
+            items = items[start:]
+        if _wants_table(request):
+            return json_response(tables.table(res.plural, items, rv,
+                                              q.get("includeObject", "Metadata"), nxt),
+                                 headers=headers)
+        md: dict[str, Any] = {"resourceVersion": rv}
+        if nxt:
+            md["continue"] = nxt
+            md["remainingItemCount"] = len(self._select(request, res, ns)) - start - limit
+        body = {"kind": res.kind + "List", "apiVersion": res.api_version, "metadata": md,
+                "items": items}
+        return json_response(body, headers=headers)
+
+    async def _create(self, request: web.Request, res: Resource, ns: str | None,
+                      headers: dict[str, str]) -> web.Response:
+        q = request.query
+        body = _parse_body(await request.read(), request.content_type)
+        obj = self.registry.create(res, ns, body, manager=q.get("fieldManager") or _agent(request),
+                                   dry_run=bool(q.get("dryRun")),
+                                   validation_mode=q.get("fieldValidation", "Ignore"))
+        return json_response(obj, 201, headers=headers)
+
+    async def _delete_options(self, request: web.Request) -> dict[str, Any]:
+        raw = await request.read()
+        opts: dict[str, Any] = {}
+        if raw:
+            try:
+                opts = json.loads(raw) or {}
+            except ValueError as e:
+                raise errors.bad_request("invalid DeleteOptions body") from e
+        q = request.query
+        if q.get("propagationPolicy"):
+            opts["propagationPolicy"] = q["propagationPolicy"]
+        if q.get("gracePeriodSeconds"):
+            opts["gracePeriodSeconds"] = int(q["gracePeriodSeconds"])
+        if q.get("dryRun"):
+            opts["dryRun"] = [q["dryRun"]]
+        if opts.get("orphanDependents") is True and not opts.get("propagationPolicy"):
+            opts["propagationPolicy"] = "Orphan"
+        return opts
+
+    async def _delete(self, request: web.Request, res: Resource, ns: str | None, name: str,
+                      headers: dict[str, str]) -> web.Response:
+        opts = await self._delete_options(request)
+        obj, gone = self.registry.delete(
+            res, ns, name, propagation=opts.get("propagationPolicy"),
+            grace=opts.get("gracePeriodSeconds"), preconditions=opts.get("preconditions"),
+            dry_run=bool(opts.get("dryRun")))
+        if gone:
+            st = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                  "details": {"name": name, "group": res.group, "kind": res.plural,
+                              "uid": obj["metadata"].get("uid")}}
+            if not res.group:
+                del st["details"]["group"]
+            if res.plural in ("pods", "namespaces"):
+                return json_response(obj, headers=headers)
+            return json_response(st, headers=headers)
+        return json_response(obj, 200, headers=headers)
+
+    async def _delete_collection(self, request: web.Request, res: Resource, ns: str | None,
+                                 headers: dict[str, str]) -> web.Response:
+        opts = await self._delete_options(request)
+        items = self._select(request, res, ns)
+        out = []
+        for o in items:
+            try:
+                obj, _ = self.registry.delete(
+                    res, o["metadata"].get("namespace"), o["metadata"]["name"],
+                    propagation=opts.get("propagationPolicy"),
+                    grace=opts.get("gracePeriodSeconds"), dry_run=bool(opts.get("dryRun")))
+                out.append(obj)
+            except errors.APIError as e:
+                if e.code != 404:
+                    raise
+        return json_response({"kind": res.kind + "List", "apiVersion": res.api_version,
+                              "metadata": {"resourceVersion": str(self.store.rv)}, "items": out},
+                             headers=headers)
+
+    # ---- scale subresource ----
+    def _scale_of(self, res: Resource, obj: dict[str, Any]) -> dict[str, Any]:
+        md = obj["metadata"]
+        sel = (obj.get("spec") or {}).get("selector") or {}
+        return {"kind": "Scale", "apiVersion": "autoscaling/v1",
+                "metadata": {"name": md["name"], "namespace": md.get("namespace"),
+                             "uid": md.get("uid"), "resourceVersion": md["resourceVersion"],
+                             "creationTimestamp": md.get("creationTimestamp")},
+                "spec": {"replicas": (obj.get("spec") or {}).get("replicas", 1)},
+                "status": {"replicas": (obj.get("status") or {}).get("replicas", 0),
+                           "selector": tables._label_selector(sel)}}
+
+    async def _scale(self, request: web.Request, res: Resource, ns: str | None, name: str,
+                     headers: dict[str, str]) -> web.Response:
+        obj = self.store.get(res, ns, name)
+        scale = self._scale_of(res, obj)
+        if request.method == "GET":
+            return json_response(scale)
+        body = _parse_body(await request.read(), request.content_type)
+        if request.method == "PUT":
+            new_scale = body
+        elif request.method == "PATCH":
+            ct = request.content_type
+            if ct == patching.JSON_PATCH:
+                new_scale = patching.json_patch(scale, body)
+            elif ct == patching.STRATEGIC:
+                new_scale = patching.strategic_merge(scale, body, "V1Scale")
+            else:
+                new_scale = patching.merge_patch(scale, body)
+        else:
+            raise errors.method_not_allowed()
+        reps = (new_scale.get("spec") or {}).get("replicas")
+        rv = (new_scale.get("metadata") or {}).get("resourceVersion")
+        new = dict(obj, spec=dict(obj["spec"], replicas=reps))
+        new["metadata"] = dict(obj["metadata"])
+        if rv and request.method == "PUT":
+            new["metadata"]["resourceVersion"] = rv
+        updated = self.registry.update(res, ns, name, new, validation_mode="Ignore",
+                                       manager=request.query.get("fieldManager") or _agent(request))
+        return json_response(self._scale_of(res, updated))
+
+    # ---- watch ----
+    async def _watch(self, request: web.Request, res: Resource, ns: str | None,
+                     fs: str | None, headers: dict[str, str]) -> web.StreamResponse:
+        q = request.query
+        lm = label_selector(q.get("labelSelector"))
+        fm = field_selector(fs)
+        rv_param = q.get("resourceVersion")
+        send_initial = q.get("sendInitialEvents") == "true"
+        as_table = _wants_table(request)
+        include = q.get("includeObject", "Metadata")
+
+        def matches(o: dict[str, Any] | None) -> bool:
+            return o is not None and (lm is None or lm(o)) and (fm is None or fm(o))
+
+        since: int | None
+        if rv_param in (None, "", "0") or send_initial:
+            since = None
+        else:
+            try:
+                since = int(rv_param)  # type: ignore[arg-type]
+            except ValueError as e:
+                raise errors.bad_request(f"invalid resourceVersion {rv_param!r}") from e
+        initial = []
+        if since is None:
+            initial = [o for o in self.store.list(res, ns) if matches(o)]
+        watcher = self.store.watch(res, ns, since)
+        resp = web.StreamResponse(headers=dict(headers, **{
+            "Content-Type": "application/json", "Cache-Control": "no-cache"}))
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        timeout = float(q.get("timeoutSeconds") or 1800)
+
+        def render(obj: dict[str, Any]) -> dict[str, Any]:
+            if as_table:
+                return tables.table(res.plural, [obj], obj["metadata"]["resourceVersion"],
+                                    include)
+            return obj
+
+        async def send(kind: str, obj: dict[str, Any]) -> None:
+            await resp.write(dumps({"type": kind, "object": render(obj)}) + b"\n")
+
+        try:
+            for o in initial:
+                await send("ADDED", o)
+            if send_initial or (since is None and q.get("allowWatchBookmarks") == "true"
+                                and send_initial):
+                await resp.write(dumps({"type": "BOOKMARK", "object": {
+                    "kind": res.kind, "apiVersion": res.api_version, "metadata": {
+                        "resourceVersion": str(self.store.rv),
+                        "annotations": {"k8s.io/initial-events-end": "true"}}}}) + b"\n")
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            while True:
+                left = deadline - loop.time()
+                if left <= 0:
+                    break
+                try:
+                    ch = await asyncio.wait_for(watcher.queue.get(), left)
+                except asyncio.TimeoutError:
+                    break
+                if ch is None:
+                    break
+                await self._send_change(ch, matches, send)
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            watcher.close()
+        return resp
+
+    @staticmethod
+    async def _send_change(ch: Change, matches: Any, send: Any) -> None:
+        new_ok = matches(ch.obj)
+        if ch.type == "DELETED":
+            if matches(ch.old) or new_ok:
+                await send("DELETED", ch.obj)
+            return
+        old_ok = matches(ch.old) if ch.old is not None else False
+        if new_ok and (old_ok or ch.type == "MODIFIED" and ch.old is None):
+            await send("MODIFIED", ch.obj)
+        elif new_ok:
+            await send("ADDED", ch.obj)
+        elif old_ok:
+            await send("DELETED", ch.obj)
+
+
+def _agent(request: web.Request) -> str:
+    ua = request.headers.get("User-Agent", "")
+    return ua.split("/", 1)[0] if ua else "unknown"
