@@ -13,7 +13,7 @@ from urllib.parse import unquote
 import yaml
 from aiohttp import web
 
-from . import discovery, errors, patching, schema, tables
+from . import discovery, errors, patching, protobuf, schema, tables
 from .registry import Registry
 from .resources import GROUPS, Resource, lookup
 from .selectors import field_selector, label_selector
@@ -63,6 +63,8 @@ def _wants_table(request: web.Request) -> bool:
 def _parse_body(raw: bytes, ctype: str) -> Any:
     if not raw:
         raise errors.bad_request("the body of the request was empty")
+    if ctype == protobuf.CONTENT_TYPE or raw.startswith(protobuf.MAGIC):
+        return protobuf.decode(raw)
     text = raw.decode("utf-8", "replace")
     try:
         return json.loads(text)
@@ -321,8 +323,8 @@ class Server:
         opts: dict[str, Any] = {}
         if raw:
             try:
-                opts = json.loads(raw) or {}
-            except ValueError as e:
+                opts = _parse_body(raw, request.content_type) or {}
+            except errors.APIError as e:
                 raise errors.bad_request("invalid DeleteOptions body") from e
         q = request.query
         if q.get("propagationPolicy"):
