@@ -1,0 +1,82 @@
+"""up / down / status, reuse, credentials on disk, and state surviving a restart."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import time
+from pathlib import Path
+
+import yaml
+from conftest import Sim, run_kubesim
+
+
+def test_up_reuse_down_restart_keeps_state(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    t0 = time.monotonic()
+    first = run_kubesim("up", state)
+    assert first.returncode == 0, first.stderr
+    kubeconfig = Path(first.stdout.strip().splitlines()[-1])
+    assert kubeconfig == (state / "kubeconfig").resolve()
+    assert kubeconfig.is_absolute()
+    assert time.monotonic() - t0 < 5  # the benchmark reports the real figure (< 1 s)
+    for secret in (kubeconfig, state / "token", state / "pki" / "apiserver.key"):
+        assert stat.S_IMODE(os.stat(secret).st_mode) == 0o600, secret
+    cfg = yaml.safe_load(kubeconfig.read_text())
+    assert cfg["current-context"] == "kubesim"
+    assert [c["name"] for c in cfg["clusters"]] == ["kubesim"]
+    assert [u["name"] for u in cfg["users"]] == ["kubesim"]
+    server = cfg["clusters"][0]["cluster"]["server"]
+    assert server.startswith("https://127.0.0.1:")
+    pid = json.loads((state / "server.json").read_text())["pid"]
+
+    second = run_kubesim("up", state)
+    assert second.returncode == 0
+    assert "reusing" in second.stderr
+    assert json.loads((state / "server.json").read_text())["pid"] == pid
+    assert run_kubesim("status", state).returncode == 0
+
+    sim = Sim(state, kubeconfig, tmp_path / "cache")
+    code, body, _ = sim.request("POST", "/api/v1/namespaces/default/configmaps", {
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "keep-me"},
+        "data": {"answer": "42"}})
+    assert code == 201, body
+    rv = body["metadata"]["resourceVersion"]
+
+    assert run_kubesim("down", state).returncode == 0
+    assert run_kubesim("status", state).returncode == 1
+    assert not (state / "server.json").exists()
+
+    third = run_kubesim("up", state)
+    assert third.returncode == 0, third.stderr
+    try:
+        code, body, _ = sim.request("GET", "/api/v1/namespaces/default/configmaps/keep-me")
+        assert code == 200
+        assert body["data"] == {"answer": "42"}
+        assert body["metadata"]["resourceVersion"] == rv
+        # resourceVersions keep growing after a restart
+        code, body, _ = sim.request("POST", "/api/v1/namespaces/default/configmaps", {
+            "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "later"}})
+        assert int(body["metadata"]["resourceVersion"]) > int(rv)
+    finally:
+        run_kubesim("down", state)
+
+
+def test_wrong_token_is_401(sim: Sim) -> None:
+    cfg = yaml.safe_load(sim.kubeconfig.read_text())
+    bad = sim.state.parent / "bad-kubeconfig"
+    cfg["users"][0]["user"]["token"] = "not-the-token"
+    bad.write_text(yaml.safe_dump(cfg))
+    bad.chmod(0o600)
+    other = Sim(sim.state, bad, sim.cache)
+    done = other.kubectl("get", "pods", check=False)
+    assert done.returncode == 1
+    assert "error: You must be logged in to the server" in done.stderr
+
+
+def test_version_says_embedded(sim: Sim) -> None:
+    out = sim.kubectl("version", "-o", "json").stdout
+    server = json.loads(out)["serverVersion"]
+    assert server["gitVersion"] == "v1.37.0-kubesim"
+    assert server["minor"] == "37"
