@@ -71,10 +71,8 @@ def validate(svc: dict[str, Any]) -> list[FieldError]:
     headless = cluster_ip == "None" or (cluster_ips and cluster_ips[0] == "None")
 
     if typ == "ExternalName":
-        if cluster_ip:
-            errs.append(forbidden_field("spec.clusterIP",
-                                        "may not be set for ExternalName services"))
-        if spec.get("clusterIPs"):
+        # clusterIP was already copied into clusterIPs, which is what the check names
+        if spec.get("clusterIPs") or cluster_ip:
             errs.append(forbidden_field("spec.clusterIPs",
                                         "may not be set for ExternalName services"))
         if spec.get("ipFamilies"):
