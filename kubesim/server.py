@@ -440,10 +440,16 @@ class Server:
         initial = []
         if since is None:
             initial = [o for o in self.store.list(res, ns) if matches(o)]
-        watcher = self.store.watch(res, ns, since)
         resp = web.StreamResponse(headers=dict(headers, **{
             "Content-Type": "application/json", "Cache-Control": "no-cache"}))
         resp.enable_chunked_encoding()
+        try:
+            watcher = self.store.watch(res, ns, since)
+        except errors.APIError as e:
+            # like the API server: 200, then one ERROR event carrying the Status
+            await resp.prepare(request)
+            await resp.write(dumps({"type": "ERROR", "object": e.status()}) + b"\n")
+            return resp
         await resp.prepare(request)
         timeout = float(q.get("timeoutSeconds") or 1800)
 

@@ -55,6 +55,14 @@ def test_up_reuse_down_restart_keeps_state(tmp_path: Path) -> None:
         assert code == 200
         assert body["data"] == {"answer": "42"}
         assert body["metadata"]["resourceVersion"] == rv
+        # a watch from before the restart is too old: one ERROR event with a 410 Status
+        code, text, _ = sim.request(
+            "GET", f"/api/v1/namespaces/default/configmaps?watch=true&resourceVersion="
+                   f"{int(rv) - 1}&timeoutSeconds=5")
+        assert code == 200
+        event = json.loads(text) if isinstance(text, str) else text
+        assert event["type"] == "ERROR"
+        assert event["object"]["code"] == 410 and event["object"]["reason"] == "Expired"
         # resourceVersions keep growing after a restart
         code, body, _ = sim.request("POST", "/api/v1/namespaces/default/configmaps", {
             "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "later"}})
