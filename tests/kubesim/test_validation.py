@@ -139,8 +139,8 @@ def test_kubectl_prints_invalid(sim: Sim, ns: str, tmp_path: Any) -> None:
     done = sim.kubectl("-n", ns, "apply", "-f", str(bad), check=False)
     assert done.returncode == 1
     assert done.stderr.strip() == (
-        f'The Service "web" is invalid: spec.ports[0].nodePort: Forbidden: may not be used when '
-        f"`type` is 'ClusterIP'")
+        'The Service "web" is invalid: spec.ports[0].nodePort: Forbidden: may not be used when '
+        "`type` is 'ClusterIP'")
 
 
 def test_kubectl_apply_rejects_unknown_field(sim: Sim, ns: str, tmp_path: Any) -> None:
