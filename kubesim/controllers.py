@@ -643,6 +643,8 @@ class Controllers:
                 if sp.get("appProtocol"):
                     ep_port["appProtocol"] = sp["appProtocol"]
                 ports.append(ep_port)
+            if spec.get("ports") and not ports:
+                continue  # no service port resolves on this pod (a missing named port)
             pk = tuple(tuple(sorted(x.items())) for x in ports)
             ready = pod_ready(p) or publish
             addr = {"ip": p["status"]["podIP"], "nodeName": p["spec"].get("nodeName"),
