@@ -43,32 +43,36 @@ class Document:
 
     def locate(self, field_path: str) -> int:
         """The line of ``spec.ports[0].nodePort`` (or of the deepest part of it that exists)."""
-        node = self.node
+        node, line = self.node, self.node.start_mark.line
         for key, index in _TOKEN.findall(field_path or ""):
-            child = None
+            pair = None
             if key and isinstance(node, yaml.MappingNode):
-                child = next((v for k, v in node.value if k.value == key), None)
-            elif index and isinstance(node, yaml.SequenceNode):
-                i = int(index)
-                child = node.value[i] if i < len(node.value) else None
-            if child is None:
+                pair = next(((k, v) for k, v in node.value if k.value == key), None)
+            elif index and isinstance(node, yaml.SequenceNode) and int(index) < len(node.value):
+                pair = (node.value[int(index)],) * 2
+            if pair is None:
                 break
-            node = child
-        return node.start_mark.line + 1
+            line, node = pair[0].start_mark.line, pair[1]  # the key's line: where the field is
+        return line + 1
 
     def where(self, field_path: str = "") -> str:
         return f"{shown(self.path)}:{self.locate(field_path)}"
 
 
+def _code(line: str) -> str:
+    """A YAML line without its comment (placeholders in comments are only prose)."""
+    return line.split(" #", 1)[0] if not line.lstrip().startswith("#") else ""
+
+
 def placeholders(text: str) -> set[str]:
-    return set(_PLACEHOLDER.findall(text))
+    return {name for line in text.splitlines() for name in _PLACEHOLDER.findall(_code(line))}
 
 
 def fill(text: str, values: Mapping[str, str], path: Path) -> str:
     missing = placeholders(text) - set(values)
     if missing:
         name = sorted(missing)[0]
-        line = next(i for i, ln in enumerate(text.splitlines(), 1) if f"${{{name}}}" in ln)
+        line = next(i for i, ln in enumerate(text.splitlines(), 1) if f"${{{name}}}" in _code(ln))
         raise ManifestError(
             f"no value for the placeholder ${{{name}}}",
             where=f"{shown(path)}:{line}",

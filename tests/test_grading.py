@@ -1,0 +1,221 @@
+"""The grader against recorded objects: solved, unsolved, half-solved, solved differently, broken."""
+
+from __future__ import annotations
+
+import pytest
+from rich.console import Console
+
+from labs import catalog, reports
+from labs.grading import FAILED, PASSED, SKIPPED, Report, Snapshot, evaluate
+from snapshots import Cluster
+
+LABS = catalog.names()
+
+
+def grade(cluster: Cluster) -> dict[str, object]:
+    snap = cluster.probe()
+    return {r.id: r for r in evaluate(cluster.lab, Snapshot.from_json(snap.to_json()))}
+
+
+def statuses(results: dict) -> dict[str, str]:
+    return {k: r.status for k, r in results.items()}
+
+
+def test_the_four_core_labs_exist():
+    assert LABS == ["clusterip", "nodeport", "loadbalancer", "externalname"]
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_every_objective_fails_on_a_fresh_cluster_with_a_hint(lab):
+    c = Cluster(lab)
+    c.snap.namespace_exists = False
+    results = grade(c)
+    assert set(results) == {o.id for o in c.lab.objectives}
+    for r in results.values():
+        assert r.status == FAILED
+        assert r.hint and f"no namespace lab-{lab}" in r.found
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_every_objective_passes_after_the_reference_solution(lab):
+    results = grade(Cluster(lab).solve())
+    assert statuses(results) == {k: PASSED for k in results}
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_an_empty_namespace_fails_every_objective_without_crashing(lab):
+    results = grade(Cluster(lab))
+    assert all(r.status == FAILED and r.expected and r.found for r in results.values())
+
+
+def test_half_solved_nodeport_passes_the_setup_and_fails_the_service():
+    results = grade(Cluster("nodeport").setup())
+    assert statuses(results) == {
+        "web-ready": PASSED, "client-ready": PASSED, "service-type": FAILED, "node-port": FAILED,
+        "selector": FAILED, "endpoints": FAILED, "curl-cluster-ip": FAILED,
+        "curl-every-node": FAILED, "curl-host": FAILED}
+    assert results["service-type"].found == (
+        "no Service web-service-nodeport in lab-nodeport (Services there: none)")
+
+
+def named_target_port(obj):
+    if obj["kind"] == "Service":
+        obj["spec"]["ports"][0]["targetPort"] = "http"
+
+
+def test_a_named_target_port_passes_like_a_numeric_one():
+    c = Cluster("nodeport").setup().apply("nodeport/service-test01.yml", edit=named_target_port)
+    assert c.snap.services["web-service-nodeport"]["spec"]["ports"][0]["targetPort"] == "http"
+    assert all(r.status == PASSED for r in grade(c).values())
+
+
+def test_loadbalancer_with_a_worker_address_in_external_ips_passes():
+    def worker_ip(obj):
+        if obj["kind"] == "Service":
+            obj["spec"]["externalIPs"] = ["172.18.0.4"]
+    c = Cluster("loadbalancer").setup().apply("loadbalancer/service-test01.yml", edit=worker_ip)
+    results = grade(c)
+    assert all(r.status == PASSED for r in results.values())
+    assert results["external-ip"].found == "EXTERNAL-IP 172.18.0.4"
+
+
+def test_externalname_with_a_trailing_dot_passes():
+    def dotted(obj):
+        if obj["spec"].get("type") == "ExternalName":
+            obj["spec"]["externalName"] += "."
+    c = Cluster("externalname").setup().apply("externalname/service-test04.yml", edit=dotted)
+    assert all(r.status == PASSED for r in grade(c).values())
+
+
+def test_clusterip_written_without_type_passes():
+    def untyped(obj):
+        if obj["kind"] == "Service":
+            del obj["spec"]["type"]
+    c = Cluster("clusterip").setup().apply("clusterip/service-test01.yml", edit=untyped)
+    assert all(r.status == PASSED for r in grade(c).values())
+
+
+def test_a_wrong_selector_fails_selector_endpoints_and_curl_with_what_was_found():
+    def wrong(obj):
+        if obj["kind"] == "Service":
+            obj["spec"]["selector"] = {"app": "web-deploy"}
+    c = Cluster("nodeport").setup().apply("nodeport/service-test01.yml", edit=wrong)
+    results = grade(c)
+    assert results["selector"].status == FAILED
+    assert results["selector"].found == "selector app=web-deploy matches none of 3 pod(s)"
+    assert "app.kubernetes.io/name=web-deploy" in results["selector"].expected
+    assert results["endpoints"].found == "ENDPOINTS <none>: the selector matches no ready pod"
+    assert "Couldn't connect to server" in results["curl-cluster-ip"].found
+    assert results["service-type"].status == PASSED and results["node-port"].status == PASSED
+
+
+def test_a_selector_that_also_picks_the_client_pod_fails():
+    def loose(obj):
+        if obj["kind"] == "Service":
+            obj["spec"]["selector"] = {"app.kubernetes.io/name": "web-deploy"}
+        if obj["kind"] == "Pod":
+            obj["metadata"]["labels"] = {"app.kubernetes.io/name": "web-deploy"}
+    c = Cluster("clusterip").apply(*(str(p) for p in c_lab("clusterip").manifests()), edit=loose)
+    assert grade(c)["selector"].found.endswith("also matches nginx01")
+
+
+def c_lab(name):
+    return catalog.load(name)
+
+
+def test_the_wrong_node_port_fails_with_the_ports_as_kubectl_shows_them():
+    def other_port(obj):
+        if obj["kind"] == "Service":
+            obj["spec"]["ports"][0]["nodePort"] = 30080
+    c = Cluster("nodeport").setup().apply("nodeport/service-test01.yml", edit=other_port)
+    results = grade(c)
+    assert (results["node-port"].expected, results["node-port"].found) == (
+        "PORT(S) 80:31001/TCP", "PORT(S) 80:30080/TCP")
+    assert results["curl-every-node"].status == PASSED  # the nodePort it has works
+    assert results["curl-host"].status == FAILED        # but 31001 is what the host maps
+
+
+def test_a_target_port_nothing_listens_on_fails_endpoints_and_curl():
+    def wrong_port(obj):
+        if obj["kind"] == "Service":
+            obj["spec"]["ports"][0]["targetPort"] = 8080
+    c = Cluster("clusterip").setup().apply("clusterip/service-test01.yml", edit=wrong_port)
+    results = grade(c)
+    assert results["endpoints"].found == "endpoints on port 8080: check targetPort"
+    assert results["curl-cluster-ip"].status == FAILED
+
+
+def test_unready_pods_give_no_endpoints():
+    c = Cluster("clusterip")
+    c.apply("common/web-echo-config.yml", "common/nginx-test01.yml")
+    docs = {d.kind: d for d in __import__("labs").manifests.load("common/deploy-test01.yml")}
+    c._deployment(dict(docs["Deployment"].obj), ready=0)
+    c.apply("clusterip/service-test01.yml")
+    results = grade(c)
+    assert results["web-ready"].found == "0/3 ready"
+    assert results["endpoints"].found == "ENDPOINTS <none>: the selector matches no ready pod"
+
+
+def test_loadbalancer_without_external_ips_is_pending():
+    def no_ips(obj):
+        if obj["kind"] == "Service":
+            del obj["spec"]["externalIPs"]
+    c = Cluster("loadbalancer").setup().apply("loadbalancer/service-test01.yml", edit=no_ips)
+    results = grade(c)
+    assert results["external-ip"].found == "EXTERNAL-IP <pending>"
+    assert results["curl-external-ip"].found.startswith("web-service-loadbalancer has no externalIP")
+
+
+def test_an_externalname_to_an_unresolvable_short_name_fails():
+    def short(obj):
+        if obj["spec"].get("type") == "ExternalName":
+            obj["spec"]["externalName"] = "web-service"
+    c = Cluster("externalname").setup().apply("externalname/service-test04.yml", edit=short)
+    results = grade(c)
+    assert results["external-name"].found == "externalName web-service"
+    assert results["external-name"].expected == (
+        "externalName web-service.lab-externalname.svc.cluster.local")
+
+
+def test_a_missing_client_pod_fails_the_probes_with_a_hint():
+    c = Cluster("clusterip").apply("common/web-echo-config.yml", "common/deploy-test01.yml",
+                                   "clusterip/service-test01.yml")
+    results = grade(c)
+    assert results["curl-dns"].found == "no ready pod nginx01 in lab-clusterip"
+    assert results["curl-dns"].hint.startswith("The cluster DNS answers")
+
+
+def test_a_probe_that_could_not_run_fails_with_its_error():
+    c = Cluster("clusterip").solve()
+    snap = c.probe()
+    for key in snap.probes:
+        snap.probes[key] = {"error": "pod/nginx01: the probe could not run"}
+    results = {r.id: r for r in evaluate(c.lab, snap)}
+    assert results["curl-dns"].found == "pod/nginx01: the probe could not run"
+
+
+def test_host_probes_are_skipped_where_node_ports_are_not_mapped():
+    c = Cluster("nodeport").solve()
+    c.snap.host_ports = False
+    results = grade(c)
+    assert results["curl-host"].status == SKIPPED
+    assert all(r.status == PASSED for k, r in results.items() if k != "curl-host")
+
+
+def test_load_balancing_is_visible_in_what_a_passing_curl_found():
+    results = grade(Cluster("clusterip").solve())
+    found = results["curl-cluster-ip"].found
+    assert "-> 200 from nhmwn×2, t4v8q×2, w9zj2×2" in found
+
+
+def test_the_terminal_table_shows_expected_found_and_hint():
+    c = Cluster("nodeport").setup()
+    rep = Report("nodeport", "NodePort", "lab-nodeport", "kind", evaluate(c.lab, c.probe()))
+    console = Console(record=True, width=200, color_system=None)
+    reports.print_reports([rep], console)
+    text = console.export_text()
+    assert "FAIL" in text and "PASS" in text
+    assert "expected: Service web-service-nodeport" not in text  # the real wording follows
+    assert "expected: a Service named web-service-nodeport" in text
+    assert "hint:     Set spec.type: NodePort." in text
+    assert "nodeport: 2 passed, 7 failed (0.0 s, 0 API requests)" in text
