@@ -118,6 +118,7 @@ class Controllers:
         self.tasks: list[asyncio.Task[None]] = []
         self.timers: dict[Any, asyncio.TimerHandle] = {}
         self.owners: dict[str, set[tuple[Any, str, str]]] = {}
+        self.recent_events: dict[tuple[Any, str, str], str] = {}
 
     # ---- wiring ----
     def start(self) -> None:
@@ -242,19 +243,19 @@ class Controllers:
         ns = md.get("namespace") or "default"
         if self.store.find(NS, None, ns) is None:
             return
-        for e in self.store.list(EVENTS, ns)[-50:]:
-            io = e.get("involvedObject") or {}
-            if io.get("uid") == md.get("uid") and e.get("reason") == reason and \
-                    e.get("message") == message:
-                new = copy.deepcopy(e)
-                new["count"] = e.get("count", 1) + 1
-                new["lastTimestamp"] = now()
-                try:
-                    self.reg.update(EVENTS, ns, e["metadata"]["name"], new,
-                                    validation_mode="Ignore", check_rv=False)
-                except errors.APIError:
-                    pass
-                return
+        dedup = (md.get("uid"), reason, message)
+        seen = self.recent_events.get(dedup)
+        e = self.store.find(EVENTS, ns, seen) if seen else None
+        if e is not None:
+            new = copy.deepcopy(e)
+            new["count"] = e.get("count", 1) + 1
+            new["lastTimestamp"] = now()
+            try:
+                self.reg.update(EVENTS, ns, e["metadata"]["name"], new,
+                                validation_mode="Ignore", check_rv=False)
+            except errors.APIError:
+                pass
+            return
         ts = now()
         src: Obj = {"component": component}
         if host:
@@ -276,6 +277,10 @@ class Controllers:
             self.reg.create(EVENTS, ns, ev, validation_mode="Ignore")
         except errors.APIError as e:
             log.debug("event dropped: %s", e.message)
+            return
+        if len(self.recent_events) > 5000:
+            self.recent_events.clear()
+        self.recent_events[dedup] = ev["metadata"]["name"]
 
     # ---- scheduler ----
     def schedule(self, key: tuple[str, str]) -> None:

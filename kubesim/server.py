@@ -192,7 +192,8 @@ class Server:
             if _wants_table(request):
                 return json_response(tables.table(res.plural, [obj], obj["metadata"][
                     "resourceVersion"], q.get("includeObject", "Metadata")), headers=headers)
-            return json_response(obj, headers=headers)
+            return web.Response(body=self.store.encoded(res, obj), headers=dict(headers, **{
+                "Content-Type": "application/json"}))
         if m == "PUT":
             body = _parse_body(await request.read(), request.content_type)
             obj = self.registry.update(
@@ -305,9 +306,11 @@ class Server:
         if nxt:
             md["continue"] = nxt
             md["remainingItemCount"] = len(self._select(request, res, ns)) - start - limit
-        body = {"kind": res.kind + "List", "apiVersion": res.api_version, "metadata": md,
-                "items": items}
-        return json_response(body, headers=headers)
+        head = dumps({"kind": res.kind + "List", "apiVersion": res.api_version, "metadata": md})
+        raw = head[:-1] + b',"items":[' + b",".join(
+            self.store.encoded(res, o) for o in items) + b"]}"
+        return web.Response(body=raw, headers=dict(headers, **{
+            "Content-Type": "application/json"}))
 
     async def _create(self, request: web.Request, res: Resource, ns: str | None,
                       headers: dict[str, str]) -> web.Response:
@@ -460,7 +463,11 @@ class Server:
             return obj
 
         async def send(kind: str, obj: dict[str, Any]) -> None:
-            await resp.write(dumps({"type": kind, "object": render(obj)}) + b"\n")
+            if as_table:
+                await resp.write(dumps({"type": kind, "object": render(obj)}) + b"\n")
+            else:
+                await resp.write(b'{"type":"' + kind.encode() + b'","object":' +
+                                 self.store.encoded(res, obj) + b"}\n")
 
         try:
             for o in initial:
