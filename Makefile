@@ -51,3 +51,9 @@ lint: $(STAMP) ## ruff, mypy and the layer contract
 
 bench: $(STAMP) ## Benchmarks that print their figures
 	$(BIN)/python -m benchmarks
+
+.PHONY: control-plane control-plane-down
+control-plane: $(STAMP) ## Start or reuse a real control plane built from Go modules; prints `export KUBECONFIG=...`
+	@$(BIN)/python -m controlplane up
+control-plane-down: $(STAMP) ## Stop the real control plane started by `make control-plane`
+	$(BIN)/python -m controlplane down
