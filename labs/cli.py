@@ -11,11 +11,11 @@ from pathlib import Path
 
 from rich.console import Console
 
-from . import catalog, clusters, reports, session
+from . import catalog, clusters, notebooks, reports, session
 from .errors import LabError
-from .paths import NOTEBOOKS, REPORTS, shown
+from .paths import REPORTS, shown
 
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 @contextlib.contextmanager
@@ -101,7 +101,7 @@ def cmd_lab(args: argparse.Namespace) -> int:
     kubeconfig = backend.kubeconfig().resolve()
     err.print(f"Lab cluster: {backend.describe()}  (KUBECONFIG={kubeconfig})")
     lang = os.environ.get("LAB_LANG", "en")
-    root = NOTEBOOKS / lang if (NOTEBOOKS / lang).is_dir() else NOTEBOOKS
+    root = notebooks.build_for_lab(lang)  # never over a learner's edits (labs/notebooks.py)
     env = {**os.environ, "KUBECONFIG": str(kubeconfig), "LAB_CLUSTER": backend.name,
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     argv = [sys.executable, "-m", "jupyter", "lab", "--ServerApp.ip=127.0.0.1",

@@ -8,6 +8,7 @@ code runs against kind, any current cluster and the embedded cluster. Requests a
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -143,8 +144,10 @@ class Kube:
             raw.release_conn()
 
     def unreachable(self, e: BaseException) -> ClusterUnavailable:
+        errno = re.search(r"\[Errno -?\d+\] [^'\")]+", str(e))
+        reason = errno.group(0) if errno else cut(getattr(e, "reason", None) or e, 120)
         return ClusterUnavailable(
-            f"the cluster at {self.server} does not answer ({cut(e, 120)})",
+            f"the cluster at {self.server} does not answer ({reason})",
             fix="make cluster (starts or reuses the lab cluster), then try again")
 
     def version(self) -> dict[str, Any]:

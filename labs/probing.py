@@ -189,6 +189,12 @@ def exec_error(e: Exception, namespace: str, pod: str) -> ProbeError:
                               fix="apply the lab's client pod (manifests/common/nginx-test01.yml)")
         return ProbeError(f"exec into {pod} was refused: {st.what}", where=f"pod/{pod}",
                           fix=f"wait until the pod is Running (kubectl get pod -n {namespace} {pod})")
+    handshake = re.search(r"Handshake status (\d+)", str(e))
+    if handshake:
+        message = re.search(r'"message":\s*"((?:[^"\\]|\\.)*)"', str(e))
+        return ProbeError(f"exec into {pod} was refused (HTTP {handshake.group(1)}): "
+                          f"{cut(message.group(1) if message else e, 200)}", where=f"pod/{pod}",
+                          fix=f"check the pod: kubectl describe pod -n {namespace} {pod}")
     return ProbeError(f"exec into {pod} failed: {cut(e, 200)}", where=f"pod/{pod}",
                       fix=f"check the pod: kubectl describe pod -n {namespace} {pod}")
 

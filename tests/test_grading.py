@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from rich.console import Console
+from snapshots import Cluster
 
 from labs import catalog, reports
 from labs.grading import FAILED, PASSED, SKIPPED, Report, Snapshot, evaluate
-from snapshots import Cluster
 
 LABS = catalog.names()
 

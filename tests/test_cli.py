@@ -1,0 +1,181 @@
+"""The command line and the cluster backends: every error a user can hit says what to do."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import embedded
+import pytest
+
+from labs import catalog, clusters
+from labs.errors import CheckFileError, ClusterUnavailable, LabError
+from labs.kube import Kube
+
+
+def run(*args: str, env: dict[str, str] | None = None, timeout: float = 120
+        ) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "labs", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+
+
+def test_a_lab_action_without_a_lab_names_the_labs():
+    done = run("reset")
+    assert done.returncode == 2
+    assert "name the lab to reset" in done.stderr
+    assert "make reset LAB=<lab> with one of: clusterip, nodeport, loadbalancer, externalname" \
+        in done.stderr
+
+
+def test_an_unknown_lab_is_refused_before_touching_a_cluster():
+    done = run("check", "nodeprot", env={"LAB_CLUSTER": "bogus"})
+    assert done.returncode == 2
+    assert "there is no lab named 'nodeprot'" in done.stderr
+
+
+def test_an_unknown_backend_names_the_valid_ones():
+    with pytest.raises(ClusterUnavailable) as e:
+        clusters.select("minikube")
+    assert e.value.fix == "use LAB_CLUSTER=kind, current or embedded"
+
+
+def test_detection_never_picks_the_current_cluster(monkeypatch, tmp_path):
+    monkeypatch.delenv("LAB_CLUSTER", raising=False)
+    monkeypatch.setattr(clusters, "_CHOSEN", tmp_path / "cluster.json")
+    monkeypatch.setattr(clusters, "docker_answers", lambda required: False)
+    assert clusters.select().name == "embedded"
+    monkeypatch.setattr(clusters, "docker_answers", lambda required: True)
+    assert clusters.select().name == "kind"
+
+
+def test_the_running_clusters_backend_is_reused(monkeypatch, tmp_path):
+    monkeypatch.delenv("LAB_CLUSTER", raising=False)
+    monkeypatch.setattr(clusters, "_CHOSEN", tmp_path / "cluster.json")
+    monkeypatch.setattr(clusters, "STATE", tmp_path)
+    clusters.remember(clusters.EmbeddedCluster())
+    monkeypatch.setattr(clusters, "docker_answers", lambda required: True)
+    assert clusters.select().name == "embedded"
+
+
+def test_kind_without_a_docker_engine_says_how_to_start_one(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no docker command at all
+    with pytest.raises(ClusterUnavailable) as e:
+        clusters.KindCluster().up()
+    assert e.value.what == "kind needs a Docker engine, and none answers: no `docker` command on PATH"
+    assert "start Docker" in e.value.fix and "LAB_CLUSTER=embedded" in e.value.fix
+
+
+def test_kind_with_a_docker_that_does_not_answer(monkeypatch, tmp_path):
+    fake = tmp_path / "docker"
+    fake.write_text("#!/bin/sh\necho 'Cannot connect to the Docker daemon at "
+                    "unix:///var/run/docker.sock. Is the docker daemon running?' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(ClusterUnavailable) as e:
+        clusters.KindCluster().up()
+    assert "Is the docker daemon running?" in e.value.what
+
+
+def test_the_current_backend_without_a_kubeconfig(monkeypatch, tmp_path):
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
+    with pytest.raises(ClusterUnavailable) as e:
+        clusters.CurrentCluster().up()
+    assert e.value.what == f"no kubeconfig at {tmp_path / 'missing'}"
+
+
+def test_the_current_backend_never_deletes_the_cluster(capsys):
+    clusters.CurrentCluster().down()
+    assert "never delete a cluster they did not create" in capsys.readouterr().out
+
+
+def test_a_cluster_that_does_not_answer_says_how_to_start_it(tmp_path):
+    config = tmp_path / "kubeconfig"
+    config.write_text("""apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "http://127.0.0.1:9"}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+""")
+    done = run("check", "nodeport", env={"LAB_CLUSTER": "current", "KUBECONFIG": str(config)},
+               timeout=60)
+    assert done.returncode == 2
+    assert "the cluster at http://127.0.0.1:9 does not answer" in done.stderr
+    assert "check that your cluster answers: kubectl cluster-info (LAB_CLUSTER=current)" in done.stderr
+
+
+def test_a_broken_kubeconfig_is_named(tmp_path):
+    config = tmp_path / "kubeconfig"
+    config.write_text("apiVersion: v1\nkind: Config\n")
+    with pytest.raises(ClusterUnavailable) as e:
+        Kube(config)
+    assert e.value.where == str(config) and e.value.fix.startswith("make cluster")
+
+
+def test_cluster_up_prints_the_export_line_last_and_only_that_on_stdout(tmp_path):
+    env = {"LAB_CLUSTER": "embedded", "LAB_STATE_DIR": str(tmp_path)}
+    try:
+        done = run("cluster", "up", env=env)
+        assert done.returncode == 0, done.stderr
+        kubeconfig = tmp_path / "embedded" / "kubeconfig"
+        assert done.stdout == f"export KUBECONFIG={kubeconfig.resolve()}\n"
+        assert "Lab cluster: the embedded cluster" in done.stderr
+        assert oct(kubeconfig.stat().st_mode & 0o777) == "0o600"
+        again = run("cluster", "up", env=env)
+        assert again.stdout == done.stdout  # reused
+    finally:
+        embedded.down(tmp_path / "embedded")
+
+
+def test_a_check_file_with_an_unknown_check_is_refused_with_its_line(tmp_path):
+    f = tmp_path / "broken.yaml"
+    f.write_text("lab: broken\ntitle: B\nnamespace: lab-b\nobjectives:\n"
+                 "  - id: a\n    title: A\n    check: service\n    service: x\n    type: ClusterIP\n"
+                 "    hint: h\n  - id: b\n    title: B\n    check: servce\n    hint: h\n")
+    with pytest.raises(CheckFileError) as e:
+        catalog.parse(f)
+    assert e.value.where == f"{f}:11"
+    assert e.value.what == "unknown check 'servce'"
+    assert "service-port" in e.value.fix
+
+
+def test_a_check_file_with_a_missing_parameter(tmp_path):
+    f = tmp_path / "broken.yaml"
+    f.write_text("lab: b\ntitle: B\nnamespace: n\nobjectives:\n"
+                 "  - {id: a, title: A, check: service-port, service: x, hint: h}\n")
+    with pytest.raises(CheckFileError) as e:
+        catalog.parse(f)
+    assert e.value.what == "objective 'a' (service-port): missing port"
+
+
+def test_a_check_file_with_an_unknown_url_field(tmp_path):
+    f = tmp_path / "broken.yaml"
+    f.write_text("lab: b\ntitle: B\nnamespace: n\nobjectives:\n"
+                 "  - {id: a, title: A, check: http, service: x, hint: h, from: p,\n"
+                 "     served-by: d, url: 'http://{clusterIp}/'}\n")
+    with pytest.raises(CheckFileError) as e:
+        catalog.parse(f)
+    assert e.value.what == "unknown URL field(s) ['clusterIp']"
+
+
+def test_lab_errors_print_what_where_and_fix():
+    e = LabError("the thing broke", where="manifests/x.yml:3", fix="do this",
+                 details=["spec.a: Invalid value"])
+    assert str(e) == ("manifests/x.yml:3: the thing broke\n  spec.a: Invalid value\n"
+                      "  fix: do this")
+
+
+@pytest.mark.parametrize("lab", ["clusterip", "nodeport", "loadbalancer", "externalname"])
+def test_every_check_file_parses(lab):
+    assert catalog.load(lab).objectives
+
+
+def test_help_is_the_default_make_target():
+    done = subprocess.run(["make", "--no-print-directory"], capture_output=True, text=True,
+                          cwd=Path(__file__).parent.parent, timeout=60)
+    assert done.returncode == 0
+    for target in ("lab", "test", "cluster", "cluster-down", "check", "reset", "solve"):
+        assert f"make {target} " in done.stdout

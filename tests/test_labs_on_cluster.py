@@ -1,0 +1,139 @@
+"""The lab spine against a running cluster (the embedded one here): apply with server-side apply,
+wait on watches, grade, reset, and API errors pointed at file, line and field."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import embedded
+import pytest
+
+from labs import catalog, clusters, session
+from labs.errors import ApplyError, LabError
+from labs.grading import FAILED, PASSED, grade
+from labs.kube import Kube
+
+PROBES = {"http", "http-host", "dns"}  # answered by the embedded data plane (issue 4)
+
+
+@pytest.fixture(scope="module")
+def kube(tmp_path_factory: pytest.TempPathFactory):
+    state = tmp_path_factory.mktemp("embedded")
+    kubeconfig = embedded.up(state)
+    kube = Kube(kubeconfig)
+    session.use(kube, clusters.EmbeddedCluster())
+    yield kube
+    session._state.clear()
+    embedded.down(state)
+
+
+def structural(lab: str, results) -> dict[str, str]:
+    checks = {o.id: o.check for o in catalog.load(lab).objectives}
+    return {r.id: r.status for r in results if checks[r.id] not in PROBES}
+
+
+@pytest.mark.parametrize("lab", catalog.names())
+def test_solve_then_check_passes_what_the_api_shows(kube, lab):
+    fresh = grade(kube, catalog.load(lab), host_ports=False)
+    assert all(r.status == FAILED for r in fresh.results)
+    session.solve(lab)
+    report = grade(kube, catalog.load(lab), host_ports=False)
+    assert set(structural(lab, report.results).values()) == {PASSED}, report.results
+    assert report.api_requests <= 7  # namespace, nodes, 4 lists, one exec
+
+
+def test_the_loadbalancer_gets_a_node_address_at_run_time(kube):
+    session.solve("loadbalancer")
+    svc = kube.get("/api/v1/namespaces/lab-loadbalancer/services/web-service-loadbalancer")
+    nodes = kube.list("/api/v1/nodes")
+    assert svc["spec"]["externalIPs"] == [session.node_ip(kube)]
+    assert session.node_ip(kube) in {a["address"] for n in nodes for a in n["status"]["addresses"]}
+
+
+def test_applying_twice_is_idempotent(kube):
+    session.solve("clusterip")
+    first = kube.get("/api/v1/namespaces/lab-clusterip/services/web-service")
+    session.solve("clusterip")
+    again = kube.get("/api/v1/namespaces/lab-clusterip/services/web-service")
+    assert again["spec"]["clusterIP"] == first["spec"]["clusterIP"]
+
+
+def test_a_wrong_selector_is_graded_with_what_the_cluster_shows(kube, tmp_path):
+    wrong = tmp_path / "svc.yml"
+    wrong.write_text(Path(catalog.MANIFESTS, "nodeport/service-test01.yml").read_text()
+                     .replace("app.kubernetes.io/name: web-deploy", "app: web"))
+    session.setup("nodeport")
+    session.apply("nodeport", [wrong])
+    results = {r.id: r for r in grade(kube, catalog.load("nodeport"), host_ports=False).results}
+    assert results["selector"].found == "selector app=web matches none of 3 pod(s)"
+    assert results["endpoints"].found == "ENDPOINTS <none>: the selector matches no ready pod"
+    session.solve("nodeport")
+
+
+def test_an_api_validation_error_names_file_line_field_and_fix(kube, tmp_path):
+    bad = tmp_path / "service.yml"
+    bad.write_text(Path(catalog.MANIFESTS, "nodeport/service-test01.yml").read_text()
+                   .replace("nodePort: 31001", "nodePort: 80"))
+    with pytest.raises(ApplyError) as e:
+        session.apply("nodeport", [bad], wait=False)
+    text = str(e.value)
+    assert e.value.where == f"{bad}:11"
+    assert "spec.ports[0].nodePort: Invalid value: 80: provided port is not in the valid range. " \
+           "The range of valid ports is 30000-32767" in text
+    assert "422 Invalid" in text and "NodePorts must be in 30000-32767" in text
+
+
+def test_a_duplicate_node_port_is_refused_with_the_api_message(kube, tmp_path):
+    session.solve("nodeport")
+    other = tmp_path / "other.yml"
+    other.write_text(Path(catalog.MANIFESTS, "nodeport/service-test01.yml").read_text()
+                     .replace("name: web-service-nodeport", "name: web-service-copy"))
+    with pytest.raises(ApplyError) as e:
+        session.apply("nodeport", [other], wait=False)
+    assert "provided port is already allocated" in str(e.value)
+    assert e.value.where == f"{other}:11"
+
+
+def test_reset_deletes_exactly_the_lab_namespace(kube):
+    session.solve("externalname")
+    session.solve("clusterip")
+    session.reset("externalname")
+    assert kube.get("/api/v1/namespaces/lab-externalname") is None
+    assert kube.get("/api/v1/namespaces/lab-clusterip") is not None
+    results = grade(kube, catalog.load("externalname"), host_ports=False).results
+    assert all(r.status == FAILED and "no namespace" in r.found for r in results)
+
+
+def test_reset_leaves_a_namespace_the_labs_did_not_create(kube):
+    kube.request("POST", "/api/v1/namespaces",
+                 body={"apiVersion": "v1", "kind": "Namespace",
+                       "metadata": {"name": "lab-clusterip-x"}})
+    lab = catalog.load("clusterip")
+    mine = catalog.Lab("x", "x", "lab-clusterip-x", (), (), (), lab.path)
+    with pytest.raises(LabError) as e:
+        session.reset(mine)
+    assert "was not created by the labs" in e.value.what
+    assert kube.get("/api/v1/namespaces/lab-clusterip-x") is not None
+
+
+def test_waiting_times_out_with_what_it_last_saw(kube):
+    from labs.waiting import wait_rollout
+
+    kube.ensure_namespace("lab-wait")
+    with pytest.raises(LabError) as e:
+        wait_rollout(kube, "lab-wait", "absent", timeout=1)
+    assert "timed out after 1 s waiting for deployment/absent" in e.value.what
+    assert e.value.details == ["last seen: not found"]
+
+
+def test_the_cli_check_exits_non_zero_and_writes_json_and_junit(kube, tmp_path):
+    env = {**os.environ, "LAB_CLUSTER": "current", "KUBECONFIG": str(kube.kubeconfig)}
+    done = subprocess.run([sys.executable, "-m", "labs", "check", "externalname",
+                           "--reports", str(tmp_path)], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert done.returncode == 1, done.stderr
+    assert (tmp_path / "check-results.json").exists() and (tmp_path / "junit.xml").exists()
+    assert "externalname:" in done.stdout and "failed" in done.stdout
