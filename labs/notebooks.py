@@ -18,12 +18,13 @@ version is written beside it as ``<name>.new.ipynb`` and the build says so.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -279,6 +280,75 @@ def intro_lab() -> Any:
     return Lab("intro", "Pods, labels and selectors", "lab-intro",
                ("common/web-echo-config.yml", "common/deploy-test01.yml",
                 "common/nginx-test01.yml"), (), (), SOURCES / "00-intro.py")
+
+
+def start(lab: Any) -> Any:
+    """The first cell of a lab notebook: connect, say which cluster, make `!kubectl` use it."""
+    from . import session
+    from .errors import LabError as _LabError
+
+    the_lab = lab if not isinstance(lab, str) or lab != "intro" else intro_lab()
+    the_lab = session.lab(the_lab)
+    backend = session.cluster()
+    kube = session.connect()
+    os.environ["KUBECONFIG"] = str(backend.kubeconfig().resolve())
+    venv_bin = str(Path(sys.executable).parent)
+    if venv_bin not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = venv_bin + os.pathsep + os.environ.get("PATH", "")
+    try:
+        from IPython import get_ipython
+
+        ip = get_ipython()
+    except ImportError:
+        ip = None
+    if ip is not None:  # a LabError shows as what/where/fix, not a library traceback
+        def show(shell: Any, etype: type, value: BaseException, tb: Any,
+                 tb_offset: Any = None) -> list[str]:
+            lines = [f"\x1b[1;31m{etype.__name__}\x1b[0m: {value}"]
+            print("\n".join(lines), file=sys.stderr)
+            return lines
+
+        ip.set_custom_exc((_LabError,), show)
+    version = kube.version().get("gitVersion", "?")
+    if here_lang() == "ko":
+        print(f"클러스터: {backend.describe()} (LAB_CLUSTER={backend.name}, 쿠버네티스 {version}, "
+              f"{kube.server})\n실습 네임스페이스: {the_lab.namespace}")
+    else:
+        print(f"Cluster: {backend.describe()} (LAB_CLUSTER={backend.name}, Kubernetes {version}, "
+              f"{kube.server})\nLab namespace: {the_lab.namespace}")
+    return the_lab
+
+
+def fresh(lab: Any) -> Any:
+    """Set the lab up from scratch: delete its namespace, apply what the lab gives, wait."""
+    from . import session
+
+    the_lab = start(lab)
+    session.reset(the_lab)
+    session.setup(the_lab)
+    return the_lab
+
+
+def scratch(file: str, text: str) -> Path:
+    """Write an experiment's manifest to work/<file> (the notebook's own, rewritten each run)."""
+    work = Path.cwd() / WORK
+    work.mkdir(exist_ok=True)
+    path = work / file
+    path.write_text(text.strip() + "\n", encoding="utf-8")
+    return path
+
+
+@contextlib.contextmanager
+def expect_error() -> Iterator[None]:
+    """For "break it" cells: show the LabError the block raises, as the learner should see it."""
+    try:
+        yield
+    except LabError as e:
+        head = "예상한 오류입니다:" if here_lang() == "ko" else "The expected error:"
+        print(f"{head}\n{e}")
+        return
+    raise LabError("the experiment did not fail as expected",
+                   fix="someone changed the lab's objects: run the notebook's setup cell again")
 
 
 _TODO = re.compile(r"\bTODO\b")
