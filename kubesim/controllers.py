@@ -119,6 +119,10 @@ class Controllers:
         self.timers: dict[Any, asyncio.TimerHandle] = {}
         self.owners: dict[str, set[tuple[Any, str, str]]] = {}
         self.recent_events: dict[tuple[Any, str, str], str] = {}
+        # (namespace, label, value) -> pod names: Services find their pods without a scan
+        self.pod_labels: dict[tuple[str, str, str], set[str]] = {}
+        # node -> pod key -> (podIP, active): what the scheduler and IPAM need, kept current
+        self.on_node: dict[str, dict[tuple[str, str], tuple[str, bool]]] = {}
 
     # ---- wiring ----
     def start(self) -> None:
@@ -128,6 +132,8 @@ class Controllers:
         for res in R.values():
             for o in self.store.iter(res):
                 self._index(res, o, None)
+        for p in self.store.iter(PODS):
+            self._track_pod(p, False)
         self.store.listeners.append(self.on_change)
         # resync everything once: controllers converge state left by a previous run
         for p in self.store.iter(PODS):
@@ -199,6 +205,9 @@ class Controllers:
             self._index(res, o, ch.old)
         k = _key(o)
         if res is PODS:
+            if ch.old is not None and ch.old["spec"].get("nodeName"):
+                self.on_node.get(ch.old["spec"]["nodeName"], {}).pop(k, None)
+            self._track_pod(o, ch.type == "DELETED", ch.old)
             if ch.type == "DELETED":
                 self.runtime.stopped(o)
             elif not o["spec"].get("nodeName"):
@@ -227,11 +236,31 @@ class Controllers:
         if res is NS and ch.type == "ADDED":
             self.queues["namespace"].add(o["metadata"]["name"])
 
+    def _track_pod(self, p: Obj, deleted: bool, old: Obj | None = None) -> None:
+        ns, name = _key(p)
+        if old is not None:
+            for k, v in (old["metadata"].get("labels") or {}).items():
+                self.pod_labels.get((ns, k, v), set()).discard(name)
+        for k, v in (p["metadata"].get("labels") or {}).items():
+            if deleted:
+                self.pod_labels.get((ns, k, v), set()).discard(name)
+            else:
+                self.pod_labels.setdefault((ns, k, v), set()).add(name)
+        node = p["spec"].get("nodeName")
+        if not node:
+            return
+        k = _key(p)
+        if deleted:
+            self.on_node.get(node, {}).pop(k, None)
+        else:
+            self.on_node.setdefault(node, {})[k] = ((p.get("status") or {}).get("podIP", ""),
+                                                    pod_active(p))
+
     def _services_for_pod(self, pod: Obj, old: Obj | None) -> None:
         ns = pod["metadata"].get("namespace", "")
         labels = pod["metadata"].get("labels") or {}
         old_labels = (old or {}).get("metadata", {}).get("labels") or {}
-        for s in self.store.list(SVC, ns):
+        for s in self.store.in_namespace(SVC, ns):
             sel = (s.get("spec") or {}).get("selector")
             if match_labels(sel, labels) or match_labels(sel, old_labels):
                 self.queues["endpoints"].add(_key(s))
@@ -287,11 +316,10 @@ class Controllers:
         pod = self.store.find(PODS, key[0], key[1])
         if pod is None or pod["spec"].get("nodeName") or pod["metadata"].get("deletionTimestamp"):
             return
-        counts: dict[str, int] = {n["metadata"]["name"]: 0 for n in self.store.iter(NODES)}
-        for p in self.store.iter(PODS):
-            n = p["spec"].get("nodeName")
-            if n in counts and pod_active(p):
-                counts[n] += 1
+        counts: dict[str, int] = {
+            n["metadata"]["name"]: sum(1 for _, active in self.on_node.get(
+                n["metadata"]["name"], {}).values() if active)
+            for n in self.store.iter(NODES)}
         tolerations = pod["spec"].get("tolerations") or []
         selector = pod["spec"].get("nodeSelector") or {}
         fits = []
@@ -363,10 +391,8 @@ class Controllers:
             if wait > 0:
                 self.later(wait, "kubelet", key)
                 return
-            in_use = {p["status"].get("podIP") for p in self.store.iter(PODS)
-                      if p["spec"].get("nodeName") == node and (p.get("status") or {}).get(
-                          "podIP")}
-            ip = self.net.allocate(node, in_use)  # type: ignore[arg-type]
+            in_use = {ip for ip, _ in self.on_node.get(node, {}).values() if ip}
+            ip = self.net.allocate(node, in_use)
             probe = has_readiness_probe(pod)
             ready = not probe or probe_delay(pod, self.timing) <= 0
             new = dict(pod, status=running_status(pod, ip, ready))
@@ -395,7 +421,7 @@ class Controllers:
         if rs is None:
             return
         sel = rs["spec"].get("selector")
-        pods = [p for p in self.store.list(PODS, key[0])
+        pods = [p for p in self.store.in_namespace(PODS, key[0])
                 if controlled_by(p, rs) and match_label_selector(sel, p["metadata"].get("labels"))]
         active = [p for p in pods if pod_active(p)]
         want = rs["spec"].get("replicas", 1)
@@ -629,8 +655,11 @@ class Controllers:
         if not sel or spec.get("type") == "ExternalName":
             return
         publish = bool(spec.get("publishNotReadyAddresses"))
-        pods = [p for p in self.store.list(PODS, ns)
-                if match_labels(sel, p["metadata"].get("labels"))
+        sets = [self.pod_labels.get((ns, k, v), set()) for k, v in sel.items()]
+        names = min(sets, key=len) if sets else set()
+        found = (self.store.find(PODS, ns, n) for n in list(names))
+        pods = [p for p in found if p is not None
+                and match_labels(sel, p["metadata"].get("labels"))
                 and (p.get("status") or {}).get("podIP")
                 and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
                 and (publish or not p["metadata"].get("deletionTimestamp"))]
@@ -698,9 +727,10 @@ class Controllers:
     def _write_slices(self, svc: Obj, slice_groups: dict[tuple[Any, ...], list[Obj]],
                       groups: dict[tuple[Any, ...], Any], publish: bool) -> None:
         ns, name = _key(svc)
-        existing = [s for s in self.store.list(EPS, ns)
-                    if (s["metadata"].get("labels") or {}).get("kubernetes.io/service-name") == name
-                    and controlled_by(s, svc)]
+        existing = sorted((s for s in self.store.in_namespace(EPS, ns)
+                           if (s["metadata"].get("labels") or {}).get(
+                               "kubernetes.io/service-name") == name and controlled_by(s, svc)),
+                          key=lambda s: s["metadata"]["name"])
         desired = []
         for pk, pods in slice_groups.items():
             eps = []

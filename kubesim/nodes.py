@@ -6,6 +6,7 @@ node knows its InternalIP and pod CIDR, and every running pod has an IP from its
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass
 from typing import Any
@@ -92,13 +93,17 @@ class PodNetwork:
 
     def allocate(self, node: str, in_use: set[str]) -> str:
         spec = BY_NAME.get(node)
-        cidr = ipaddress.ip_network(spec.pod_cidr if spec else "10.244.9.0/24")
-        hosts = list(cidr.hosts())[1:]  # .1 is the node's bridge
+        hosts = _hosts(spec.pod_cidr if spec else "10.244.9.0/24")
         key = f"ipcursor/{node}"
         cursor = int(self.store.meta.get(key, 0))
         for i in range(len(hosts)):
-            cand = str(hosts[(cursor + i) % len(hosts)])
+            cand = hosts[(cursor + i) % len(hosts)]
             if cand not in in_use:
                 self.store.set_meta(key, (cursor + i + 1) % len(hosts))
                 return cand
-        raise RuntimeError(f"node {node} has no free pod IPs in {cidr}")
+        raise RuntimeError(f"node {node} has no free pod IPs")
+
+
+@functools.cache
+def _hosts(cidr: str) -> list[str]:
+    return [str(h) for h in ipaddress.ip_network(cidr).hosts()][1:]  # .1 is the node's bridge

@@ -234,6 +234,9 @@ class Registry:
                subresource: str = "", manager: str | None = None, dry_run: bool = False,
                validation_mode: str = "Strict", apply_fields: dict[str, Any] | None = None,
                check_rv: bool = True) -> dict[str, Any]:
+        if subresource == "status":
+            return self._update_status(res, ns, name, self._check_kind(res, body), manager,
+                                       check_rv, dry_run)
         new = copy.deepcopy(self._check_kind(res, body))
         if not subresource:
             self.strict_check(res, new, validation_mode)
@@ -291,6 +294,26 @@ class Registry:
             return self.store.delete(res, ns, name)
         if new == old:
             return old
+        return self.store.update(res, new)
+
+    def _update_status(self, res: Resource, ns: str | None, name: str, body: dict[str, Any],
+                       manager: str | None, check_rv: bool, dry_run: bool) -> dict[str, Any]:
+        """The status subresource: only .status changes (and no spec validation runs)."""
+        old = self.store.get(res, ns, name)
+        rv = (body.get("metadata") or {}).get("resourceVersion") if check_rv else None
+        if rv and rv != old["metadata"]["resourceVersion"]:
+            raise errors.conflict(res.group, res.plural, name,
+                                  "the object has been modified; please apply your changes to the "
+                                  "latest version and try again")
+        status = copy.deepcopy(body.get("status") or {})
+        if status == old.get("status"):
+            return old
+        new = dict(old, status=status)
+        new["metadata"] = dict(old["metadata"])
+        if manager and manager != "unknown":
+            self._managed(new, manager, "Update", None, "status")
+        if dry_run:
+            return new
         return self.store.update(res, new)
 
     def patch(self, res: Resource, ns: str | None, name: str, ptype: str, patch: Any, *,

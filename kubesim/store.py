@@ -58,6 +58,10 @@ class Store:
         self.objects: dict[Resource, dict[tuple[str, str], dict[str, Any]]] = {
             r: {} for r in RESOURCES
         }
+        # per-namespace index: namespace -> name -> object
+        self.by_ns: dict[Resource, dict[str, dict[str, dict[str, Any]]]] = {
+            r: {} for r in RESOURCES
+        }
         self.rv = 0
         self.meta: dict[str, Any] = {}
         self.history: collections.deque[Change] = collections.deque(maxlen=HISTORY)
@@ -84,6 +88,7 @@ class Store:
                 continue
             obj = json.loads(data)
             self.objects[res][(ns, name)] = obj
+            self.by_ns[res].setdefault(ns, {})[name] = obj
             self.rv = max(self.rv, int(obj["metadata"].get("resourceVersion", "0")))
         for key, data in db.execute("SELECT key, data FROM meta"):
             self.meta[key] = json.loads(data)
@@ -131,13 +136,14 @@ class Store:
         return self.objects[res].get((namespace or "", name))
 
     def list(self, res: Resource, namespace: str | None = None) -> list[dict[str, Any]]:
-        items = self.objects[res]
         if namespace:
-            out = [o for (ns, _), o in items.items() if ns == namespace]
-        else:
-            out = list(items.values())
-        out.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
-        return out
+            byname = self.by_ns[res].get(namespace, {})
+            return [byname[n] for n in sorted(byname)]
+        return [self.objects[res][k] for k in sorted(self.objects[res])]
+
+    def in_namespace(self, res: Resource, namespace: str) -> list[dict[str, Any]]:
+        """Unsorted, for controllers."""
+        return list(self.by_ns[res].get(namespace, {}).values())
 
     def iter(self, res: Resource) -> Iterator[dict[str, Any]]:
         return iter(list(self.objects[res].values()))
@@ -187,6 +193,7 @@ class Store:
             raise errors.already_exists(res.group, res.plural, md["name"])
         md["resourceVersion"] = self._next_rv()
         self.objects[res][k] = obj
+        self.by_ns[res].setdefault(ns, {})[md["name"]] = obj
         self._persist(res, ns, md["name"], obj)
         self._emit(Change(self.rv, "ADDED", res, obj, None))
         return obj
@@ -205,6 +212,7 @@ class Store:
                                   "the latest version and try again")
         md["resourceVersion"] = self._next_rv()
         self.objects[res][k] = obj
+        self.by_ns[res].setdefault(ns, {})[md["name"]] = obj
         self._persist(res, ns, md["name"], obj)
         self._emit(Change(self.rv, "MODIFIED", res, obj, old))
         return obj
@@ -214,6 +222,7 @@ class Store:
         old = self.objects[res].pop((ns, name), None)
         if old is None:
             raise errors.not_found(res.group, res.plural, name)
+        self.by_ns[res].get(ns, {}).pop(name, None)
         self._encoded.pop((res.plural, ns, name), None)
         gone = dict(old)
         gone["metadata"] = dict(old["metadata"], resourceVersion=self._next_rv())
