@@ -17,6 +17,7 @@ from aiohttp import web
 
 from . import errors, kubeconfig
 from .controllers import Controllers
+from .dataplane import DataPlane
 from .nodes import NODES, node_object
 from .registry import R, Registry, now
 from .server import Server
@@ -117,8 +118,9 @@ async def serve(state_dir: Path) -> None:
     reg = Registry(store)
     bootstrap(reg)
     store.commit()
-    ctrl = Controllers(store, reg)
-    srv = Server(store, reg, token)
+    plane = DataPlane(store)
+    ctrl = Controllers(store, reg, runtime=plane)
+    srv = Server(store, reg, token, data_plane=plane)
     runner = web.AppRunner(srv.app, access_log=None, handle_signals=False)
     await runner.setup()
     ssl_ctx = None
@@ -134,6 +136,7 @@ async def serve(state_dir: Path) -> None:
         site = web.TCPSite(runner, "127.0.0.1", port, ssl_context=ssl_ctx)
         await site.start()
     scheme = "https" if tls else "http"
+    await plane.start()
     ctrl.start()
     srv.ready = True
     kubeconfig.write(state_dir, f"{scheme}://127.0.0.1:{port}", token,
@@ -151,6 +154,7 @@ async def serve(state_dir: Path) -> None:
     for w in list(store.watchers):
         w.close()
     await ctrl.stop()
+    await plane.stop()
     await runner.cleanup()
     store.close()
     try:

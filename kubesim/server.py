@@ -172,6 +172,8 @@ class Server:
                     fs += "," + q["fieldSelector"]
                 return await self._watch(request, res, ns, fs, headers)
             return await self._watch(request, res, ns, q.get("fieldSelector"), headers)
+        if sub in ("exec", "attach") and self.data_plane is not None:
+            return await self.data_plane.handle(request, ns or "", name or "", sub)
         if sub in ("exec", "attach", "portforward"):
             return self._not_supported(res, ns, name or "", sub)
         if sub == "log":
@@ -219,8 +221,6 @@ class Server:
 
     def _not_supported(self, res: Resource, ns: str | None, name: str, sub: str) -> web.Response:
         self.store.get(res, ns, name)
-        if self.data_plane is not None and hasattr(self.data_plane, "handle"):
-            raise errors.internal("data plane hook present but not wired")
         what = {"exec": "kubectl exec", "attach": "kubectl attach",
                 "portforward": "kubectl port-forward"}[sub]
         raise errors.APIError(

@@ -75,6 +75,7 @@ class Sandboxes:
         self.drop_to = NOBODY if os.geteuid() == 0 else None
         self.mode = "plain"
         self.shim: Path | None = None
+        self.socket_path: Path | None = None
 
     def close(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
@@ -99,7 +100,10 @@ class Sandboxes:
             box.token = secrets.token_urlsafe(24)
         ident = box.bin / ".kubesim"
         tmp = ident.with_suffix(".new")
-        tmp.write_text(f"{socket_path}\n{box.token}\n")
+        sock = f"{SHIM_DIR_IN_POD}/.sock" if self.mode == "namespaces" else str(socket_path)
+        (box.bin / ".sock").touch()
+        self.socket_path = socket_path
+        tmp.write_text(f"{sock}\n{box.token}\n")
         os.chmod(tmp, 0o600)
         os.replace(tmp, ident)
         if self.shim is not None:
@@ -150,6 +154,9 @@ class Sandboxes:
                         if os.path.isfile(real) and not os.path.islink(real):
                             mounts.append((str(box.bin / ".shim").encode(), real.encode()))
             mounts.append((str(box.bin).encode(), SHIM_DIR_IN_POD.encode()))
+            if self.socket_path is not None:   # /tmp is about to be replaced: keep the socket
+                mounts.append((str(self.socket_path).encode(),
+                               f"{SHIM_DIR_IN_POD}/.sock".encode()))
             mounts.append((str(box.tmp).encode(), b"/tmp"))  # last: sources may be under /tmp
         host = box.hostname.encode()
 

@@ -94,10 +94,9 @@ async def upgrade(request: web.Request) -> Channels:
 async def pump_process(ch: Channels, proc: asyncio.subprocess.Process | None, *,
                        master: int | None, stdin: bool, stderr: bool,
                        on_resize: Callable[[int, int], None] | None,
-                       wait: Callable[[], Awaitable[int]]) -> int:
+                       wait: Callable[[], Awaitable[int]], kill: Callable[[], None]) -> int:
     """Move bytes between the WebSocket and a process (pipes, or a pty master fd) until it ends."""
     loop = asyncio.get_running_loop()
-    out_done = asyncio.Event()
     readers: list[asyncio.Task[None]] = []
 
     async def read_pipe(stream: asyncio.StreamReader | None, channel: int) -> None:
@@ -162,14 +161,18 @@ async def pump_process(ch: Channels, proc: asyncio.subprocess.Process | None, *,
                     os.write(master, b"\x04")
                 elif proc is not None and proc.stdin is not None:
                     proc.stdin.close()
-        out_done.set()
 
     ws_task = asyncio.create_task(read_ws())
+    wait_task = asyncio.ensure_future(wait())
     try:
-        code = await wait()
+        await asyncio.wait({wait_task, ws_task}, return_when=asyncio.FIRST_COMPLETED)
+        if not wait_task.done():   # the client went away: end the process, like the kubelet
+            kill()
+        code = await wait_task
         if readers:
-            await asyncio.wait(readers, timeout=5)
+            await asyncio.wait(readers, timeout=2)
     finally:
+        wait_task.cancel()
         for t in readers:
             t.cancel()
         ws_task.cancel()

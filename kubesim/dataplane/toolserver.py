@@ -4,6 +4,7 @@ command for a pod and streams back stdout, stderr, file writes and the exit code
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import shutil
@@ -132,12 +133,25 @@ def build_shim(out_dir: Path) -> Path:
     """The C shim if a compiler is here (fast: ~1 ms a call), else the Python one."""
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / "kubesim-shim"
+    src = (HERE / "shim.c").read_bytes()
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kubesim"
+    cached = cache / f"shim-{hashlib.sha256(src).hexdigest()[:16]}"
+    if cached.exists():
+        shutil.copy2(cached, target)
+        return target
     cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
     if cc:
         try:
             done = subprocess.run([cc, "-O2", "-o", str(target), str(HERE / "shim.c")],
                                   capture_output=True, timeout=60)
             if done.returncode == 0:
+                try:
+                    cache.mkdir(parents=True, exist_ok=True)
+                    tmp = cached.with_suffix(f".{os.getpid()}")
+                    shutil.copy2(target, tmp)
+                    os.replace(tmp, cached)
+                except OSError:
+                    pass
                 return target
             log.info("could not compile the C shim (%s); using the Python one",
                      done.stderr.decode(errors="replace")[:200])

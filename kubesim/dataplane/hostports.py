@@ -1,0 +1,104 @@
+"""kind's extraPortMappings for the embedded cluster: while a Service uses nodePort 31001-31005
+(or port 80 on the control-plane node's address, for the LoadBalancer lab's externalIP), a real
+listener on 127.0.0.1 answers for it through the network model."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from ..nodes import NODES
+from .network import HOST_GATEWAY, SVCS, Source
+
+log = logging.getLogger("kubesim.dataplane")
+
+# host port -> port on the control-plane node, as manifests/kind-cluster.yaml maps them
+MAPPINGS = {31001: 31001, 31002: 31002, 31003: 31003, 31004: 31004, 31005: 31005, 8080: 80}
+MAX_HEAD = 64 * 1024
+
+
+class HostPorts:
+    def __init__(self, plane: Any, mappings: dict[int, int] | None = None) -> None:
+        self.plane = plane
+        self.mappings = dict(MAPPINGS if mappings is None else mappings)
+        self.servers: dict[int, asyncio.AbstractServer] = {}
+        self.wanted: set[int] = set()
+        self._sync_task: asyncio.Task[None] | None = None
+        self.node_ip = NODES[0].internal_ip
+
+    def in_use(self) -> set[int]:
+        used: set[int] = set()
+        for s in self.plane.store.iter(SVCS):
+            spec = s.get("spec") or {}
+            for p in spec.get("ports") or []:
+                for host, node_port in self.mappings.items():
+                    if spec.get("type") in ("NodePort", "LoadBalancer") and \
+                            p.get("nodePort") == node_port:
+                        used.add(host)
+                    if p.get("port") == node_port and self.node_ip in (
+                            spec.get("externalIPs") or []):
+                        used.add(host)
+        return used
+
+    def on_change(self, ch: Any) -> None:
+        if ch.res is SVCS and (self._sync_task is None or self._sync_task.done()):
+            self._sync_task = asyncio.get_running_loop().create_task(self.sync())
+
+    async def sync(self) -> None:
+        want = self.in_use()
+        for port in sorted(want - set(self.servers)):
+            try:
+                self.servers[port] = await asyncio.start_server(
+                    lambda r, w, p=port: self._serve(r, w, p), "127.0.0.1", port)
+                log.info("127.0.0.1:%d now maps to %s:%d", port, self.node_ip,
+                         self.mappings[port])
+            except OSError as e:
+                log.warning("cannot map 127.0.0.1:%d (%s); the Service still works inside the "
+                            "cluster", port, e.strerror)
+        for port in sorted(set(self.servers) - want):
+            srv = self.servers.pop(port)
+            srv.close()
+        if self.in_use() != want:   # changed while we were binding
+            await self.sync()
+
+    async def close(self) -> None:
+        for srv in self.servers.values():
+            srv.close()
+        self.servers.clear()
+
+    async def _serve(self, r: asyncio.StreamReader, w: asyncio.StreamWriter, port: int) -> None:
+        from .tools.http import exchange, parse_url
+        try:
+            while True:
+                try:
+                    head = await r.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+                    return
+                lines = head.decode("latin-1").split("\r\n")
+                parts = lines[0].split(" ")
+                if len(parts) < 3:
+                    return
+                method, target = parts[0], parts[1]
+                headers = [(k.strip(), v.strip()) for k, _, v in
+                           (ln.partition(":") for ln in lines[1:] if ln)]
+                hd = {k.lower(): v for k, v in headers}
+                body = b""
+                if hd.get("content-length", "0").isdigit() and int(hd.get("content-length",
+                                                                           "0")):
+                    body = await r.readexactly(int(hd["content-length"]))
+                src = Source("host", HOST_GATEWAY)
+                t = parse_url(f"http://{self.node_ip}:{self.mappings[port]}{target}")
+                ex = await exchange(self.plane.net, src, t, method, headers, body,
+                                    max_time=30, connect_timeout=None)
+                if ex.outcome != "ok" or ex.response is None:
+                    return   # the client sees the connection reset, as through docker-proxy
+                resp = ex.response
+                w.write(resp.head_bytes() + (b"" if method == "HEAD" else resp.body))
+                await w.drain()
+                if hd.get("connection", "").lower() == "close":
+                    return
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            w.close()

@@ -1,0 +1,252 @@
+"""The data plane object the server plugs in: exec/attach handlers, the container runtime hooks
+(pod sandboxes and their environment), the shims' tool server and the host port mappings."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import secrets
+import shutil
+import signal
+import struct
+import termios
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from .. import errors
+from .envvars import container_env, service_env, visible_services
+from .hostports import HostPorts
+from .images import NETWORK_TOOLS, STD_PATH, profile
+from .network import PODS, SVCS, Network, Source
+from .sandbox import PodBox, Sandboxes, hosts_file, resolv_conf
+from .streams import Channels, exit_status, internal_error, pump_process, success, upgrade
+from .tools import TOOLS
+from .toolserver import Tool, ToolServer, build_shim
+
+log = logging.getLogger("kubesim.dataplane")
+
+
+class DataPlane:
+    def __init__(self, store: Any, runtime_dir: Path | None = None,
+                 host_ports: bool = True) -> None:
+        self.store = store
+        self.net = Network(store)
+        self.sandboxes = Sandboxes(runtime_dir)
+        self.boxes: dict[str, PodBox] = {}          # pod uid -> box
+        self.tokens: dict[str, tuple[str, str]] = {}  # token -> (namespace, name)
+        self.env_snapshots: dict[str, list[tuple[str, str]]] = {}
+        self.tools = ToolServer(self.sandboxes.root / "tools.sock", self._source_for_token,
+                                self._run_tool)
+        self.host_ports = HostPorts(self) if host_ports else None
+        self.sessions: set[asyncio.Task[Any]] = set()
+
+    # ---- lifecycle ----
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.sandboxes.shim = await loop.run_in_executor(
+            None, build_shim, self.sandboxes.root / "shim")
+        await loop.run_in_executor(None, self.sandboxes.detect)
+        await self.tools.start()
+        if self.host_ports is not None:
+            self.store.listeners.append(self.host_ports.on_change)
+            await self.host_ports.sync()
+
+    async def stop(self) -> None:
+        for t in list(self.sessions):
+            t.cancel()
+        if self.host_ports is not None:
+            await self.host_ports.close()
+        await self.tools.stop()
+        self.sandboxes.close()
+
+    # ---- kubelet hooks (ContainerRuntime) ----
+    def started(self, pod: dict[str, Any]) -> None:
+        uid = pod["metadata"].get("uid", "")
+        self.env_snapshots[uid] = service_env(visible_services(pod, self.store.list(SVCS)))
+
+    def stopped(self, pod: dict[str, Any]) -> None:
+        uid = pod["metadata"].get("uid", "")
+        self.env_snapshots.pop(uid, None)
+        box = self.boxes.pop(uid, None)
+        if box is not None:
+            self.tokens.pop(box.token, None)
+            self.sandboxes.remove(box)
+
+    def _service_env(self, pod: dict[str, Any]) -> list[tuple[str, str]]:
+        uid = pod["metadata"].get("uid", "")
+        if uid not in self.env_snapshots:
+            # the server restarted since the container started: the Services that existed then
+            started = ((pod.get("status") or {}).get("startTime") or "~")
+            svcs = [s for s in self.store.list(SVCS)
+                    if s["metadata"].get("creationTimestamp", "") <= started]
+            self.env_snapshots[uid] = service_env(visible_services(pod, svcs))
+        return self.env_snapshots[uid]
+
+    def box_for(self, pod: dict[str, Any]) -> PodBox:
+        md = pod["metadata"]
+        uid = md.get("uid", "")
+        box = self.boxes.get(uid)
+        if box is None:
+            box = self.sandboxes.box(md.get("namespace", ""), md["name"], uid)
+            image = profile(pod["spec"]["containers"][0].get("image", ""))
+            tools = [t for t in NETWORK_TOOLS if t != "iptables-save"]
+            ip = (pod.get("status") or {}).get("podIP", "")
+            hostname = (pod.get("spec") or {}).get("hostname") or md["name"]
+            self.sandboxes.prepare(box, self.tools.path, {
+                "etc/resolv.conf": resolv_conf(md.get("namespace", "default")),
+                "etc/hosts": hosts_file(ip, md["name"], hostname),
+                "etc/hostname": hostname + "\n"}, tools)
+            del image
+            self.boxes[uid] = box
+            self.tokens[box.token] = (md.get("namespace", ""), md["name"])
+        return box
+
+    def _source_for_token(self, token: str) -> Source | None:
+        key = self.tokens.get(token)
+        if key is None:
+            return None
+        pod = self.store.find(PODS, key[0], key[1])
+        if pod is None:
+            return None
+        return self.net.source_for_pod(pod)
+
+    async def _run_tool(self, name: str, tool: Tool) -> int:
+        src: Source = tool.pod
+        image = src.image
+        if name in NETWORK_TOOLS and image is not None and name not in image.tools \
+                and name != "hostname":
+            tool.err(f"/bin/sh: 1: {name}: not found\n")
+            return 127
+        fn = TOOLS.get(name)
+        if fn is None:
+            tool.err(f"/bin/sh: 1: {name}: not found\n")
+            return 127
+        return await fn(self.net, tool)
+
+    # ---- exec / attach ----
+    async def handle(self, request: web.Request, ns: str, name: str,
+                     sub: str) -> web.StreamResponse:
+        pod = self.store.get(PODS, ns, name)
+        q = request.query
+        containers = pod["spec"].get("containers") or []
+        cname = q.get("container") or (containers[0]["name"] if containers else "")
+        container = next((c for c in containers if c["name"] == cname), None)
+        if container is None:
+            raise errors.bad_request(f"container {cname} is not valid for pod {name}")
+        if not pod["spec"].get("nodeName"):
+            raise errors.bad_request(f"pod {name} does not have a host assigned")
+        st = pod.get("status") or {}
+        running = any(cs.get("name") == cname and "running" in (cs.get("state") or {})
+                      for cs in st.get("containerStatuses") or [])
+        if not running:
+            raise errors.bad_request(f'container not found ("{cname}")')
+        command = q.getall("command", [])
+        if sub == "exec" and not command:
+            raise errors.bad_request("you must specify at least 1 command")
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            raise errors.APIError(
+                400, "BadRequest",
+                "Upgrade request required: the embedded cluster streams exec and attach over "
+                "WebSocket (v5.channel.k8s.io), as kubectl 1.31+ and the Python client do",
+                {"name": name, "kind": "pods"})
+        tty = q.get("tty") in ("true", "1")
+        stdin = q.get("stdin") in ("true", "1")
+        stderr = q.get("stderr") in ("true", "1") and not tty
+        ch = await upgrade(request)
+        task = asyncio.current_task()
+        if task is not None:
+            self.sessions.add(task)
+        try:
+            if sub == "attach":
+                await self._attach(ch, pod, container, stdin, tty)
+            else:
+                await self._exec(ch, pod, container, command, stdin, stderr, tty)
+        finally:
+            if task is not None:
+                self.sessions.discard(task)
+            await ch.ws.close()
+        return ch.ws
+
+    def _resolve(self, pod: dict[str, Any], container: dict[str, Any], argv0: str,
+                 box: PodBox) -> str | None:
+        """The path the container would exec, or None (with the runtime's message)."""
+        image = profile(container.get("image", ""))
+        base = os.path.basename(argv0)
+        if base in NETWORK_TOOLS:
+            if base not in image.tools and base != "hostname":
+                return None
+            return argv0 if "/" in argv0 else str(box.bin / base) \
+                if self.sandboxes.mode != "namespaces" else f"/usr/local/sbin/{base}"
+        if base == "bash" and not image.bash:
+            return None
+        if "/" in argv0:
+            return argv0 if os.path.exists(argv0) else None
+        return shutil.which(argv0, path=STD_PATH)
+
+    async def _exec(self, ch: Channels, pod: dict[str, Any], container: dict[str, Any],
+                    command: list[str], stdin: bool, stderr: bool, tty: bool) -> None:
+        box = await asyncio.get_running_loop().run_in_executor(None, self.box_for, pod)
+        exe = self._resolve(pod, container, command[0], box)
+        if exe is None:
+            exec_id = secrets.token_hex(32)
+            why = (f"stat {command[0]}: no such file or directory" if "/" in command[0]
+                   else "executable file not found in $PATH")
+            await ch.status(internal_error(
+                f'error executing command in container: failed to exec in container: failed to '
+                f'start exec "{exec_id}": OCI runtime exec failed: exec failed: unable to start '
+                f'container process: exec: "{command[0]}": {why}: unknown'))
+            return
+        image = profile(container.get("image", ""))
+        env = container_env(pod, container, image, self._service_env(pod),
+                            self.sandboxes.path_for(box), tty)
+        code = await self.run_process(ch, box, [exe] + command[1:], env, stdin, stderr, tty)
+        await ch.status(success() if code == 0 else exit_status(code, command))
+
+    async def run_process(self, ch: Channels, box: PodBox, argv: list[str],
+                          env: dict[str, str], stdin: bool, stderr: bool, tty: bool) -> int:
+        master = slave = None
+        if tty:
+            master, slave = os.openpty()
+        pre = self.sandboxes.preexec(box, slave)
+
+        def setsid_then(pre: Any = pre) -> None:
+            if slave is None:
+                os.setsid()
+            pre()
+
+        proc = await asyncio.create_subprocess_exec(
+            *argv, env=env, cwd=self.sandboxes.cwd_for(box), preexec_fn=setsid_then,
+            stdin=slave if tty else (asyncio.subprocess.PIPE if stdin
+                                     else asyncio.subprocess.DEVNULL),
+            stdout=slave if tty else asyncio.subprocess.PIPE,
+            stderr=slave if tty else asyncio.subprocess.PIPE)
+        if slave is not None:
+            os.close(slave)
+
+        def resize(w: int, h: int) -> None:
+            if master is not None and w > 0 and h > 0:
+                fcntl.ioctl(master, termios.TIOCSWINSZ, struct.pack("HHHH", h, w, 0, 0))
+
+        def kill() -> None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+        try:
+            return await pump_process(ch, proc, master=master, stdin=stdin, stderr=stderr,
+                                      on_resize=resize, wait=proc.wait, kill=kill)
+        finally:
+            if proc.returncode is None:
+                kill()
+            if master is not None:
+                os.close(master)
+
+    async def _attach(self, ch: Channels, pod: dict[str, Any], container: dict[str, Any],
+                      stdin: bool, tty: bool) -> None:
+        from .attach import attach
+        await attach(self, ch, pod, container, stdin, tty)
