@@ -100,8 +100,18 @@ class KindCluster(Cluster):
                 f"({cut(e, 120)})",
                 fix=f"install kind: go install sigs.k8s.io/kind@{KIND_VERSION} "
                     "(or brew install kind), or use LAB_CLUSTER=embedded") from e
-        print(f"Starting kind cluster '{CLUSTER_NAME}' (1 control-plane, 2 workers); "
-              "the first start pulls the node image and takes a few minutes...", flush=True)
+        kubeconfig = self.dir / "kubeconfig"
+        existing = subprocess.run([str(cluster.kind_path), "get", "clusters"], capture_output=True,
+                                  text=True, timeout=60).stdout.split()
+        if CLUSTER_NAME in existing:
+            if not kubeconfig.exists() or kubeconfig.stat().st_size == 0:
+                subprocess.run([str(cluster.kind_path), "export", "kubeconfig", "--name",
+                                CLUSTER_NAME, "--kubeconfig", str(kubeconfig)], check=True,
+                               capture_output=True, timeout=60)
+            print(f"Reusing kind cluster '{CLUSTER_NAME}'", flush=True)
+        else:
+            print(f"Starting kind cluster '{CLUSTER_NAME}' (1 control-plane, 2 workers); "
+                  "the first start pulls the node image and takes a few minutes...", flush=True)
         try:
             cluster.create(self.config)
         except subprocess.CalledProcessError as e:
@@ -244,6 +254,9 @@ def select(name: str | None = None) -> Cluster:
 
 
 def remember(cluster: Cluster) -> None:
+    """Reuse this backend next time; never `current`, which is used only when named."""
+    if cluster.name == "current":
+        return
     STATE.mkdir(parents=True, exist_ok=True)
     _CHOSEN.write_text(json.dumps({"backend": cluster.name}))
 

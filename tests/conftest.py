@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+
+# The tests never touch the project's own lab state (.labs/) or reports: a learner's running
+# cluster stays theirs. Set before `labs` is imported, and inherited by every CLI subprocess.
+_SCRATCH = tempfile.mkdtemp(prefix="labs-tests-")
+os.environ["LAB_STATE_DIR"] = os.path.join(_SCRATCH, "state")
+os.environ["LAB_REPORTS"] = os.path.join(_SCRATCH, "reports")
 
 KIND_REASON = ("needs a kind cluster and a Docker engine that can pull images: "
                "run `make test-kind` (it starts the cluster with `make cluster`)")

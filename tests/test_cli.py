@@ -51,6 +51,14 @@ def test_detection_never_picks_the_current_cluster(monkeypatch, tmp_path):
     assert clusters.select().name == "kind"
 
 
+def test_the_current_cluster_is_never_remembered(monkeypatch, tmp_path):
+    monkeypatch.delenv("LAB_CLUSTER", raising=False)
+    monkeypatch.setattr(clusters, "_CHOSEN", tmp_path / "cluster.json")
+    monkeypatch.setattr(clusters, "docker_answers", lambda required: False)
+    clusters.remember(clusters.CurrentCluster())
+    assert clusters.chosen() is None and clusters.select().name == "embedded"
+
+
 def test_the_running_clusters_backend_is_reused(monkeypatch, tmp_path):
     monkeypatch.delenv("LAB_CLUSTER", raising=False)
     monkeypatch.setattr(clusters, "_CHOSEN", tmp_path / "cluster.json")
