@@ -261,7 +261,7 @@ def require(lab: Any, *objects: str, section: str) -> None:
     """
     from . import session
 
-    the_lab = session.lab(lab)
+    the_lab = _lab(lab)
     kube = session.connect()
     lang = here_lang()
     what, fix = _FIRST[lang]
@@ -271,6 +271,12 @@ def require(lab: Any, *objects: str, section: str) -> None:
         kind, _, name = obj.partition("/")
         if kube.get(_KINDS[kind].format(ns=ns, name=name)) is None:
             raise LabError(what.format(obj=obj, ns=ns), fix=fix.format(section=sect))
+
+
+def _lab(lab: Any) -> Any:
+    from . import session
+
+    return intro_lab() if lab == "intro" else session.lab(lab)
 
 
 def intro_lab() -> Any:
@@ -287,8 +293,7 @@ def start(lab: Any) -> Any:
     from . import session
     from .errors import LabError as _LabError
 
-    the_lab = lab if not isinstance(lab, str) or lab != "intro" else intro_lab()
-    the_lab = session.lab(the_lab)
+    the_lab = _lab(lab)
     backend = session.cluster()
     kube = session.connect()
     os.environ["KUBECONFIG"] = str(backend.kubeconfig().resolve())
