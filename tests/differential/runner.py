@@ -1,0 +1,503 @@
+"""Differential runner: apply each case in cases/ to a cluster and normalise what it answers.
+
+A case (YAML) is an API operation on Services (and the objects they select), plus the normalised
+result the real Kubernetes API server gave: HTTP code, Status reason and message, causes (field,
+reason, message), the defaulted object, allocations (as ranges, since random picks differ), and
+Endpoints/EndpointSlices.  The same normalised result is computed for every target, so any target
+(the real control plane, the embedded cluster) can be compared against the recording and against
+each other.
+
+    python tests/differential/runner.py --kubeconfig K [--case NAME]...   # compare, print diffs
+    python tests/differential/runner.py --kubeconfig K --record           # rewrite `expect:`
+
+Only --record against the real control plane should ever write expectations.
+
+Case keys:
+  description, reference   what is checked, and where the claim comes from
+  setup                    objects created first (must succeed): Service, Pod, Deployment
+  request                  verb: create | update | merge-patch | strategic-patch | json-patch
+                             | delete; manifest (create/update: the full object; update fetches
+                             the resourceVersion itself) or name + patch
+  repeat                   create `repeat` copies of the request's Service (names <name>-<i>) and
+                           report the allocation bands seen (for allocation-order rules)
+  wait_endpoints           {service: NAME, ready: N, not_ready: M, slice_endpoints: K}: after
+                           the request, wait until the Endpoints have that many addresses and
+                           the EndpointSlices K endpoints (default N+M), then include both
+  expect                   the recorded normalised result
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import ipaddress
+import json
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CASES_DIR = Path(__file__).resolve().parent / "cases"
+SERVICE_CIDR = ipaddress.ip_network("10.96.0.0/16")
+NODE_PORTS = (30000, 32767)
+NODE_PORT_UPPER = 30086  # service-semantics.md §3: random picks from 30086-32767 first
+
+
+# -- cases -------------------------------------------------------------------------------------
+@dataclass
+class Case:
+    name: str
+    path: Path
+    data: dict
+
+    @property
+    def expect(self) -> dict | None:
+        return self.data.get("expect")
+
+
+def load_cases(directory: Path = CASES_DIR) -> list[Case]:
+    cases = []
+    for path in sorted(directory.glob("*.yaml")):
+        data = yaml.safe_load(path.read_text())
+        cases.append(Case(path.stem, path, data))
+    return cases
+
+
+class _Dumper(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def dump(data: Any) -> str:
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, width=100, allow_unicode=True)
+
+
+def record(case: Case, result: dict) -> None:
+    data = dict(case.data)
+    data.pop("expect", None)
+    data["expect"] = result
+    case.path.write_text(dump(data))
+
+
+# -- talking to a cluster ------------------------------------------------------------------------
+class Cluster:
+    """Raw HTTP to any kubeconfig target (client certs or token), keeping every status code."""
+
+    def __init__(self, kubeconfig: str | Path):
+        from kubernetes import client, config
+
+        cfg = client.Configuration()
+        config.load_kube_config(config_file=str(kubeconfig), client_configuration=cfg)
+        self.api = client.ApiClient(cfg)
+        self.host = cfg.host.rstrip("/")
+        self.auth = {}
+        token = cfg.api_key.get("authorization") or cfg.api_key.get("BearerToken")
+        if token:
+            prefix = cfg.api_key_prefix.get("authorization", "")
+            self.auth["Authorization"] = f"{prefix} {token}".strip() if prefix else token
+
+    def close(self) -> None:
+        self.api.close()
+
+    warnings: list[str] = []
+
+    def request(self, method: str, path: str, body: Any = None,
+                content_type: str = "application/json") -> tuple[int, dict]:
+        headers = {"Accept": "application/json", **self.auth}
+        data = None
+        if body is not None:
+            headers["Content-Type"] = content_type
+            data = json.dumps(body).encode()
+        r = self.api.rest_client.pool_manager.request(
+            method, self.host + path, body=data, headers=headers, timeout=30.0)
+        self.warnings = r.headers.getlist("Warning") if hasattr(r.headers, "getlist") else []
+        try:
+            return r.status, json.loads(r.data or b"{}")
+        except ValueError:
+            return r.status, {"raw": r.data.decode(errors="replace")}
+
+
+PLURAL = {"Service": "services", "Pod": "pods", "Endpoints": "endpoints",
+          "Deployment": "deployments", "EndpointSlice": "endpointslices"}
+
+
+def collection(kind: str, ns: str) -> str:
+    if kind == "Deployment":
+        return f"/apis/apps/v1/namespaces/{ns}/deployments"
+    if kind == "EndpointSlice":
+        return f"/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices"
+    return f"/api/v1/namespaces/{ns}/{PLURAL[kind]}"
+
+
+# -- normalisation -------------------------------------------------------------------------------
+def normalise_status(code: int, body: dict, ns: str) -> dict:
+    out: dict[str, Any] = {"code": code}
+    if body.get("kind") == "Status":
+        out["reason"] = body.get("reason", "")
+        out["message"] = body.get("message", "").replace(ns, "<ns>")
+        causes = (body.get("details") or {}).get("causes")
+        if causes is not None:
+            out["causes"] = [{"field": c.get("field", ""), "reason": c.get("reason", ""),
+                              "message": c.get("message", "").replace(ns, "<ns>")}
+                             for c in causes]
+    return out
+
+
+def _nodeport_label(port: int) -> str:
+    if not NODE_PORTS[0] <= port <= NODE_PORTS[1]:
+        return f"<out of range: {port}>"
+    band = "upper 30086-32767" if port >= NODE_PORT_UPPER else "lower 30000-30085"
+    return f"<allocated: {band}>"
+
+
+def _ip_label(ip: str) -> str:
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if addr not in SERVICE_CIDR:
+        return f"<outside {SERVICE_CIDR}: {ip}>"
+    offset = int(addr) - int(SERVICE_CIDR.network_address)
+    return f"<allocated: {SERVICE_CIDR}, {'first 256' if offset < 256 else 'offset >= 256'}>"
+
+
+def normalise_service(obj: dict, requested: dict | None, before: dict | None) -> dict:
+    """The Service as the server returned it, minus volatile metadata; allocated values that
+    were not requested become range labels (or <unchanged> on updates)."""
+    obj = copy.deepcopy(obj)
+    meta = obj.get("metadata", {})
+    keep = {k: meta[k] for k in ("name", "labels", "annotations") if meta.get(k)}
+    obj["metadata"] = keep
+    spec = obj.get("spec", {})
+    rspec = (requested or {}).get("spec", {})
+    bspec = (before or {}).get("spec", {})
+    if spec.get("clusterIP") and spec["clusterIP"] != "None" and not rspec.get("clusterIP"):
+        old = bspec.get("clusterIP")
+        label = "<unchanged>" if old and old == spec["clusterIP"] else _ip_label(spec["clusterIP"])
+        spec["clusterIP"] = label
+        ips = spec.get("clusterIPs") or []
+        if ips:
+            spec["clusterIPs"] = [label] + ips[1:]
+    rports = {(p.get("name"), p.get("port")): p for p in rspec.get("ports") or []}
+    bports = {(p.get("name"), p.get("port")): p for p in bspec.get("ports") or []}
+    seen: dict[int, int] = {}  # allocated nodePort -> index of the first port that has it
+    for i, p in enumerate(spec.get("ports") or []):
+        key = (p.get("name"), p.get("port"))
+        if "nodePort" in p and not rports.get(key, {}).get("nodePort"):
+            old = bports.get(key, {}).get("nodePort")
+            value = p["nodePort"]
+            if old == value:
+                p["nodePort"] = "<unchanged>"
+            elif value in seen:
+                p["nodePort"] = f"<same as ports[{seen[value]}]>"
+            else:
+                p["nodePort"] = _nodeport_label(value)
+            seen.setdefault(value, i)
+    if spec.get("healthCheckNodePort") and not rspec.get("healthCheckNodePort"):
+        spec["healthCheckNodePort"] = _nodeport_label(spec["healthCheckNodePort"])
+    obj.pop("apiVersion", None)
+    obj.pop("kind", None)
+    return obj
+
+
+def _node(name: str | None, pod: dict) -> str | None:
+    """A node name is random (the scheduler's pick): compare it with the pod's, not literally."""
+    if name is None:
+        return None
+    if pod and name == pod.get("spec", {}).get("nodeName"):
+        return "<pod's node>"
+    return f"<not the pod's node: {name}>" if pod else "<a node>"
+
+
+def normalise_endpoints(ep: dict, pods: dict[str, dict]) -> dict:
+    def addr(a: dict) -> dict:
+        ref = a.get("targetRef") or {}
+        pod = pods.get(ref.get("name", ""), {})
+        out = {"ip": "<pod IP>" if pod and a.get("ip") == pod["status"].get("podIP") else a.get("ip"),
+               "targetRef": f"{ref.get('kind')}/{ref.get('name')}" if ref else None,
+               "nodeName": _node(a.get("nodeName"), pod)}
+        if a.get("hostname"):
+            out["hostname"] = a["hostname"]
+        return out
+
+    subsets = []
+    for s in ep.get("subsets") or []:
+        subsets.append({
+            "addresses": sorted((addr(a) for a in s.get("addresses") or []),
+                                key=lambda a: a["targetRef"] or ""),
+            "notReadyAddresses": sorted((addr(a) for a in s.get("notReadyAddresses") or []),
+                                        key=lambda a: a["targetRef"] or ""),
+            "ports": sorted(s.get("ports") or [], key=lambda p: (p.get("name") or "", p["port"])),
+        })
+    subsets.sort(key=lambda s: json.dumps(s["ports"]))
+    ann = ep.get("metadata", {}).get("annotations") or {}
+    return {"subsets": subsets,
+            "annotations": sorted(k for k in ann)}
+
+
+def normalise_slices(items: list[dict], pods: dict[str, dict]) -> list[dict]:
+    out = []
+    for s in items:
+        meta = s.get("metadata", {})
+        eps = []
+        for e in s.get("endpoints") or []:
+            ref = e.get("targetRef") or {}
+            pod = pods.get(ref.get("name", ""), {})
+            ip = pod.get("status", {}).get("podIP")
+            eps.append({
+                "addresses": ["<pod IP>" if ip and a == ip else a for a in e.get("addresses", [])],
+                "conditions": e.get("conditions", {}),
+                "targetRef": f"{ref.get('kind')}/{ref.get('name')}" if ref else None,
+                "nodeName": _node(e.get("nodeName"), pod),
+            })
+        eps.sort(key=lambda e: e["targetRef"] or "")
+        out.append({
+            "generateName": meta.get("generateName"),
+            "labels": {k: v for k, v in (meta.get("labels") or {}).items()},
+            "ownerReferences": [f"{o['kind']}/{o['name']} controller={o.get('controller')}"
+                                for o in meta.get("ownerReferences") or []],
+            "addressType": s.get("addressType"),
+            "ports": sorted(s.get("ports") or [], key=lambda p: (p.get("name") or "",
+                                                                 p.get("port") or 0)),
+            "endpoints": eps,
+        })
+    out.sort(key=lambda s: json.dumps(s["ports"]))
+    return out
+
+
+# -- running a case ------------------------------------------------------------------------------
+class CaseError(AssertionError):
+    pass
+
+
+def _wait(what: str, fn, timeout: float):
+    deadline = time.monotonic() + timeout
+    delay, last = 0.05, None
+    while True:
+        last = fn()
+        if last:
+            return last
+        if time.monotonic() > deadline:
+            raise CaseError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.5)
+
+
+def run_case(cluster: Cluster, case: Case, timeout: float = 60.0) -> dict:
+    """Apply the case in a fresh namespace and return its normalised result."""
+    ns = f"diff-{case.name[:40].strip('-')}-{uuid.uuid4().hex[:5]}"
+    code, body = cluster.request("POST", "/api/v1/namespaces",
+                                 {"apiVersion": "v1", "kind": "Namespace",
+                                  "metadata": {"name": ns}})
+    if code != 201:
+        raise CaseError(f"cannot create namespace {ns}: {code} {body.get('message')}")
+    try:
+        return _run_in(cluster, case, ns, timeout)
+    finally:
+        # Services first, one by one: their cluster IPs and nodePorts are released at once, so
+        # explicit allocations in the next case (or the next run) cannot collide with this one's.
+        code, body = cluster.request("GET", collection("Service", ns))
+        for item in body.get("items", []) if code == 200 else []:
+            cluster.request("DELETE", f"{collection('Service', ns)}/{item['metadata']['name']}")
+        cluster.request("DELETE", f"/api/v1/namespaces/{ns}")
+
+
+def _run_in(cluster: Cluster, case: Case, ns: str, timeout: float) -> dict:
+    data = case.data
+    created: dict[str, dict] = {}
+    if any(o["kind"] in ("Pod", "Deployment") for o in data.get("setup") or []):
+        # Pods are refused until the ServiceAccount controller made the namespace's `default`.
+        _wait("the namespace's default ServiceAccount", lambda: cluster.request(
+            "GET", f"/api/v1/namespaces/{ns}/serviceaccounts/default")[0] == 200, timeout)
+    for obj in data.get("setup") or []:
+        code, body = cluster.request("POST", collection(obj["kind"], ns), obj)
+        if code != 201:
+            raise CaseError(f"setup {obj['kind']}/{obj['metadata']['name']}: {code} "
+                            f"{body.get('message')}")
+        created[f"{obj['kind']}/{obj['metadata']['name']}"] = body
+    # Pods in the setup must be Running (or have the phase the case waits for) before the request.
+    for obj in data.get("setup") or []:
+        if obj["kind"] == "Pod":
+            name = obj["metadata"]["name"]
+
+            def running(name=name):
+                code, body = cluster.request("GET", f"{collection('Pod', ns)}/{name}")
+                return body if code == 200 and body.get("status", {}).get("podIP") else None
+
+            created[f"Pod/{name}"] = _wait(f"pod {name} to get an IP", running, timeout)
+
+    req = data.get("request")
+    result: dict[str, Any] = {}
+    if data.get("repeat"):
+        result = _run_repeat(cluster, req["manifest"], int(data["repeat"]), ns)
+    elif req:
+        result = _run_request(cluster, req, ns, created)
+    if data.get("wait_endpoints"):
+        result.update(_endpoints(cluster, data["wait_endpoints"], ns, timeout))
+    return result
+
+
+def _run_request(cluster: Cluster, req: dict, ns: str, created: dict[str, dict]) -> dict:
+    verb = req["verb"]
+    manifest = req.get("manifest")
+    kind = (manifest or {}).get("kind", req.get("kind", "Service"))
+    name = (manifest or {}).get("metadata", {}).get("name") or req.get("name")
+    path = collection(kind, ns)
+    before = created.get(f"{kind}/{name}")
+    if verb == "create":
+        code, body = cluster.request("POST", path, manifest)
+    elif verb == "update":
+        code, current = cluster.request("GET", f"{path}/{name}")
+        if code != 200:
+            raise CaseError(f"update: GET {kind}/{name}: {code}")
+        manifest = copy.deepcopy(manifest)
+        manifest["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+        code, body = cluster.request("PUT", f"{path}/{name}", manifest)
+    elif verb in ("merge-patch", "strategic-patch", "json-patch"):
+        ctype = {"merge-patch": "application/merge-patch+json",
+                 "strategic-patch": "application/strategic-merge-patch+json",
+                 "json-patch": "application/json-patch+json"}[verb]
+        code, body = cluster.request("PATCH", f"{path}/{name}", req["patch"], ctype)
+        manifest = req["patch"] if verb != "json-patch" else None
+    elif verb == "delete":
+        code, body = cluster.request("DELETE", f"{path}/{name}")
+        return {"code": code}
+    elif verb == "get":
+        code, body = cluster.request("GET", f"{path}/{name}")
+        out = normalise_status(code, body, ns)
+        if cluster.warnings:
+            out["warnings"] = cluster.warnings
+        if code == 200 and kind == "Service":
+            out["object"] = normalise_service(body, None, before)
+        elif code == 200 and kind == "Endpoints":
+            out["object"] = normalise_endpoints(body, {})
+        return out
+    else:
+        raise CaseError(f"unknown verb {verb}")
+    out = normalise_status(code, body, ns)
+    if 200 <= code < 300 and kind == "Service":
+        out["object"] = normalise_service(body, manifest, before)
+    return out
+
+
+def _run_repeat(cluster: Cluster, manifest: dict, n: int, ns: str) -> dict:
+    bands: dict[str, int] = {}
+    codes: dict[str, int] = {}
+    for i in range(n):
+        m = copy.deepcopy(manifest)
+        m["metadata"]["name"] = f"{manifest['metadata']['name']}-{i}"
+        code, body = cluster.request("POST", collection("Service", ns), m)
+        codes[str(code)] = codes.get(str(code), 0) + 1
+        if code != 201:
+            continue
+        spec = normalise_service(body, m, None)["spec"]
+        labels = [spec.get("clusterIP")] + [p.get("nodePort") for p in spec.get("ports") or []]
+        for label in labels:
+            if label:
+                bands[str(label)] = bands.get(str(label), 0) + 1
+    return {"codes": codes, "allocations": dict(sorted(bands.items()))}
+
+
+def _endpoints(cluster: Cluster, spec: dict, ns: str, timeout: float) -> dict:
+    svc, ready, not_ready = spec["service"], spec.get("ready", 0), spec.get("not_ready", 0)
+
+    def counts(ep: dict) -> tuple[int, int]:
+        subsets = ep.get("subsets") or []
+        ips = {a["ip"] for s in subsets for a in s.get("addresses") or []}
+        nips = {a["ip"] for s in subsets for a in s.get("notReadyAddresses") or []}
+        return len(ips), len(nips)
+
+    def ep_ready():
+        code, ep = cluster.request("GET", f"{collection('Endpoints', ns)}/{svc}")
+        return ep if code == 200 and counts(ep) == (ready, not_ready) else None
+
+    try:
+        ep = _wait(f"Endpoints {svc} with {ready} ready and {not_ready} not ready addresses",
+                   ep_ready, timeout)
+    except CaseError:
+        code, ep = cluster.request("GET", f"{collection('Endpoints', ns)}/{svc}")
+        if code != 200:
+            return {"endpoints": f"<no Endpoints object: {code}>"}
+    # EndpointSlices may hold more endpoints than the Endpoints (a pod without the named port
+    # gets a slice without ports): the case says how many with slice_endpoints.
+    want_total = spec.get("slice_endpoints", ready + not_ready)
+
+    def slices_ready():
+        code, body = cluster.request(
+            "GET", collection("EndpointSlice", ns) + f"?labelSelector=kubernetes.io/service-name={svc}")
+        items = body.get("items") or []
+        total = sum(len(s.get("endpoints") or []) for s in items)
+        return items if code == 200 and total == want_total else None
+
+    try:
+        slices = _wait(f"EndpointSlices of {svc} with {want_total} endpoints", slices_ready, timeout)
+    except CaseError:
+        code, body = cluster.request(
+            "GET", collection("EndpointSlice", ns) + f"?labelSelector=kubernetes.io/service-name={svc}")
+        slices = body.get("items") or []
+    code, pods = cluster.request("GET", collection("Pod", ns))
+    by_name = {p["metadata"]["name"]: p for p in pods.get("items", [])}
+    return {"endpoints": normalise_endpoints(ep, by_name),
+            "endpointSlices": normalise_slices(slices, by_name)}
+
+
+# -- comparison ----------------------------------------------------------------------------------
+def diff(expected: Any, observed: Any, path: str = "") -> list[str]:
+    """Human-readable differences, one line per differing leaf."""
+    if isinstance(expected, dict) and isinstance(observed, dict):
+        out = []
+        for k in sorted(set(expected) | set(observed), key=str):
+            p = f"{path}.{k}" if path else str(k)
+            if k not in observed:
+                out.append(f"{p}: expected {expected[k]!r}, missing")
+            elif k not in expected:
+                out.append(f"{p}: unexpected {observed[k]!r}")
+            else:
+                out += diff(expected[k], observed[k], p)
+        return out
+    if isinstance(expected, list) and isinstance(observed, list) and len(expected) == len(observed):
+        out = []
+        for i, (e, o) in enumerate(zip(expected, observed, strict=True)):
+            out += diff(e, o, f"{path}[{i}]")
+        return out
+    return [] if expected == observed else [f"{path}: expected {expected!r}, got {observed!r}"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--kubeconfig", required=True)
+    ap.add_argument("--case", action="append", help="only these cases (file stem)")
+    ap.add_argument("--record", action="store_true",
+                    help="write the observed results as the expectations (real server only)")
+    args = ap.parse_args(argv)
+    cluster = Cluster(args.kubeconfig)
+    failed = 0
+    cases = [c for c in load_cases() if not args.case or c.name in args.case]
+    for case in cases:
+        t0 = time.monotonic()
+        try:
+            observed = run_case(cluster, case)
+        except CaseError as e:
+            print(f"ERROR {case.name}: {e}")
+            failed += 1
+            continue
+        if args.record:
+            record(case, observed)
+            print(f"recorded {case.name}")
+            continue
+        problems = diff(case.expect, observed) if case.expect is not None else ["no expect"]
+        print(f"{'ok  ' if not problems else 'DIFF'} {case.name} ({time.monotonic() - t0:.1f} s)")
+        for p in problems:
+            print(f"     {p}")
+        failed += bool(problems)
+    cluster.close()
+    print(f"{len(cases) - failed}/{len(cases)} cases agree")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
