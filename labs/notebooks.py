@@ -200,12 +200,14 @@ def build_one(source: Path, lang: str, out: Path = NOTEBOOKS) -> Built:
         elif current == state.get(target.name):
             _write(nb, target)
             result = Built(name, lang, target, "updated")
+        elif new_hash == state.get(target.name):  # edited, and the source has not changed since
+            result = Built(name, lang, target, "kept", "you edited it; no newer version")
         else:
             beside = target.with_name(f"{name}.new.ipynb")
             _write(nb, beside)
             result = Built(name, lang, target, "kept",
                            f"you edited it; the new version is {beside.name}")
-    if result.action != "kept":
+    if result.action in ("created", "updated", "unchanged"):
         state[target.name] = new_hash
         state_path = directory / STATE_FILE
         tmp = state_path.with_name(f"{STATE_FILE}.tmp")
