@@ -108,6 +108,8 @@ def cmd_lab(args: argparse.Namespace) -> int:
             f"--ServerApp.root_dir={root}"]
     if os.environ.get("CI") or not sys.stdin.isatty():
         argv.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        argv.append("--allow-root")  # containers and CI machines run as root
     err.print("Starting JupyterLab on 127.0.0.1 (Ctrl-C stops it; the cluster keeps running, "
               "`make cluster-down` stops it)")
     os.execve(sys.executable, argv, env)
