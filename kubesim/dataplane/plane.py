@@ -41,7 +41,7 @@ class DataPlane:
         self.env_snapshots: dict[str, list[tuple[str, str]]] = {}
         self.tools = ToolServer(self.sandboxes.root / "tools.sock", self._source_for_token,
                                 self._run_tool)
-        self.host_ports = HostPorts(self) if host_ports else None
+        self.host_ports = _host_ports(self) if host_ports else None
         self.sessions: set[asyncio.Task[Any]] = set()
 
     # ---- lifecycle ----
@@ -203,6 +203,8 @@ class DataPlane:
         image = profile(container.get("image", ""))
         env = container_env(pod, container, image, self._service_env(pod),
                             self.sandboxes.path_for(box), tty)
+        if self.sandboxes.mode != "namespaces":
+            env["HOME"] = str(box.root / "root")
         code = await self.run_process(ch, box, [exe] + command[1:], env, stdin, stderr, tty)
         await ch.status(success() if code == 0 else exit_status(code, command))
 
@@ -250,3 +252,18 @@ class DataPlane:
                       stdin: bool, tty: bool) -> None:
         from .attach import attach
         await attach(self, ch, pod, container, stdin, tty)
+
+
+def _host_ports(plane: DataPlane) -> HostPorts | None:
+    """``KUBESIM_HOST_PORTS``: unset for kind's mappings (31001-31005, 8080 -> 80), ``off``, or
+    ``HOST:NODEPORT,...`` (e.g. ``41001:31001`` when 31001 is taken on this machine)."""
+    spec = os.environ.get("KUBESIM_HOST_PORTS", "").strip()
+    if spec.lower() in ("off", "0", "false", "no"):
+        return None
+    if not spec:
+        return HostPorts(plane)
+    pairs = {}
+    for item in spec.split(","):
+        host, _, node = item.partition(":")
+        pairs[int(host)] = int(node or host)
+    return HostPorts(plane, pairs)

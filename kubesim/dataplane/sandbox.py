@@ -94,7 +94,7 @@ class Sandboxes:
                 tools: list[str]) -> PodBox:
         """Create (or refresh) the pod's directory: shims, identity, /etc files, /tmp."""
         fresh = not box.root.exists()
-        for d in (box.bin, box.tmp, box.etc):
+        for d in (box.bin, box.tmp, box.etc, box.root / "root"):
             d.mkdir(parents=True, exist_ok=True)
         if not box.token:
             box.token = secrets.token_urlsafe(24)
@@ -153,6 +153,8 @@ class Sandboxes:
                         real = os.path.join(d, tool)
                         if os.path.isfile(real) and not os.path.islink(real):
                             mounts.append((str(box.bin / ".shim").encode(), real.encode()))
+            if os.path.isdir("/root") and (box.root / "root").is_dir():
+                mounts.append((str(box.root / "root").encode(), b"/root"))
             mounts.append((str(box.bin).encode(), SHIM_DIR_IN_POD.encode()))
             if self.socket_path is not None:   # /tmp is about to be replaced: keep the socket
                 mounts.append((str(self.socket_path).encode(),
@@ -167,6 +169,10 @@ class Sandboxes:
                 os.setsid()
                 fcntl.ioctl(tty_fd, termios.TIOCSCTTY, 0)
             if mode != "namespaces":
+                if drop is not None:   # never a root shell on the host
+                    os.setgroups([])
+                    os.setresgid(drop, drop, drop)
+                    os.setresuid(drop, drop, drop)
                 return
             libc = _libc()
             if drop is not None:
@@ -193,11 +199,11 @@ class Sandboxes:
     def detect(self) -> str:
         """Use namespaces if a probe process can enter them; remember the mode."""
         probe = PodBox("probe", self.root / "probe", "", "probe")
-        for d in (probe.bin, probe.tmp, probe.etc):
+        for d in (probe.bin, probe.tmp, probe.etc, probe.root / "root"):
             d.mkdir(parents=True, exist_ok=True)
         (probe.etc / "hostname").write_text("probe\n")
         if self.drop_to is not None:
-            for d in (probe.root, probe.bin, probe.tmp, probe.etc):
+            for d in (probe.root, probe.bin, probe.tmp, probe.etc, probe.root / "root"):
                 os.chown(d, self.drop_to, self.drop_to)
         self.mode = "namespaces"
         try:

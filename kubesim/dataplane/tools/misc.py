@@ -169,6 +169,9 @@ async def ping(net: Network, tool: Tool) -> int:
                 tool.out(f"64 bytes from {ip}: {seq} ttl={ttl} time={rtt:.3f} ms\n")
                 await tool.flush()
             if count is not None and sent >= count:
+                if not answers:   # the last echo request waits for its reply (-W, default 10 s)
+                    left = (deadline - (time.monotonic() - start)) if deadline else None
+                    await asyncio.sleep(min(x for x in (wait or 10.0, left) if x is not None))
                 break
             await asyncio.sleep(interval if answers or wait is None else min(interval, wait))
     except asyncio.CancelledError:
