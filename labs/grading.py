@@ -184,7 +184,8 @@ def evaluate(lab: Lab, snap: Snapshot) -> list[Result]:
         try:
             if not snap.namespace_exists:
                 raise _Fail(f"namespace {snap.namespace}",
-                            f"no namespace {snap.namespace}: the lab has not been set up")
+                            f"no namespace {snap.namespace}: the lab has not been set up "
+                            f"(run the notebook's setup cell, or `python -m labs setup {lab.name}`)")
             found = CHECKS[objective.check](objective, snap)
             results.append(Result(objective.id, objective.title, PASSED, found=found))
         except _Skip as e:

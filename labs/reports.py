@@ -20,20 +20,28 @@ MARKS = {PASSED: ("PASS", "green"), FAILED: ("FAIL", "red"), SKIPPED: ("SKIP", "
 
 
 def table(reports: Sequence[Report]) -> Table:
-    t = Table(title="Lab checks", show_lines=False, expand=False)
+    t = Table(title="Lab checks", expand=False)
     t.add_column("Lab")
+    t.add_column("#", justify="right")
     t.add_column("Objective")
     t.add_column("Result")
-    t.add_column("Details", overflow="fold")
+    t.add_column("Found", overflow="fold", style="dim")
     for rep in reports:
-        for r in rep.results:
+        for i, r in enumerate(rep.results, 1):
             mark, colour = MARKS[r.status]
-            if r.status == FAILED:
-                details = Text(f"expected: {r.expected}\nfound:    {r.found}\nhint:     {r.hint}")
-            else:
-                details = Text(r.found, style="dim")
-            t.add_row(rep.lab, r.title, Text(mark, style=f"bold {colour}"), details)
+            t.add_row(rep.lab, str(i), r.title, Text(mark, style=f"bold {colour}"), r.found)
     return t
+
+
+def failures(reports: Sequence[Report]) -> str:
+    """Each failed objective: what was expected, what was found, and the hint."""
+    blocks = []
+    for rep in reports:
+        for i, r in enumerate(rep.results, 1):
+            if r.status == FAILED:
+                blocks.append(f"{rep.lab} #{i} {r.title}\n  expected: {r.expected}\n"
+                              f"  found:    {r.found}\n  hint:     {r.hint}")
+    return "\n\n".join(blocks)
 
 
 def summary(reports: Sequence[Report]) -> str:
@@ -49,6 +57,10 @@ def summary(reports: Sequence[Report]) -> str:
 def print_reports(reports: Sequence[Report], console: Console | None = None) -> None:
     console = console or Console(highlight=False)
     console.print(table(reports))
+    failed = failures(reports)
+    if failed:
+        console.print(Text(failed), soft_wrap=True)
+        console.print()
     console.print(summary(reports))
 
 

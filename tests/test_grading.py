@@ -216,6 +216,8 @@ def test_the_terminal_table_shows_expected_found_and_hint():
     text = console.export_text()
     assert "FAIL" in text and "PASS" in text
     assert "expected: Service web-service-nodeport" not in text  # the real wording follows
-    assert "expected: a Service named web-service-nodeport" in text
-    assert "hint:     Set spec.type: NodePort." in text
+    assert ("nodeport #3 The Service web-service-nodeport exists with type NodePort\n"
+            "  expected: a Service named web-service-nodeport\n"
+            "  found:    no Service web-service-nodeport in lab-nodeport (Services there: none)\n"
+            "  hint:     Set spec.type: NodePort.") in text
     assert "nodeport: 2 passed, 7 failed (0.0 s, 0 API requests)" in text
