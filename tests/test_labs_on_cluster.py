@@ -19,11 +19,22 @@ from labs.kube import Kube
 PROBES = {"http", "http-host", "dns"}  # answered by the embedded data plane (issue 4)
 
 
-@pytest.fixture(scope="module")
-def kube(tmp_path_factory: pytest.TempPathFactory):
+@pytest.fixture(scope="module", params=[
+    "embedded", pytest.param("real", marks=pytest.mark.controlplane)])
+def kube(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The same tests on the embedded cluster and on a real control plane (the oracle)."""
+    if request.param == "real":
+        from controlplane.testing import session_control_plane
+
+        kube = Kube(session_control_plane(request).kubeconfig)
+        session.use(kube, clusters.CurrentCluster())
+        yield kube
+        for lab in catalog.names():
+            session.reset(lab)
+        session._state.clear()
+        return
     state = tmp_path_factory.mktemp("embedded")
-    kubeconfig = embedded.up(state)
-    kube = Kube(kubeconfig)
+    kube = Kube(embedded.up(state))
     session.use(kube, clusters.EmbeddedCluster())
     yield kube
     session._state.clear()
