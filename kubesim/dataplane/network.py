@@ -385,6 +385,8 @@ class Network:
         if q in ("localhost",):
             ans.records.append((q, "A", "127.0.0.1"))
             return ans
+        if "." not in q:
+            return Answer("NXDOMAIN", q)   # no such top-level domain
         return Answer("SERVFAIL", q)   # CoreDNS forwards upstream: no network here
 
     def _all_endpoints(self, svc: dict[str, Any]) -> list[Endpoint]:

@@ -88,10 +88,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                 tmp_path_factory.mktemp("kubectl-cache"), host_port, lb_port)
     c.kubectl("create", "namespace", NS, ns=None)
     for f in ("common/web-echo-config.yml", "common/deploy-test01.yml",
-              "common/nginx-test01.yml", "nodeport/service-test01.yml"):
+              "nodeport/service-test01.yml"):
         c.kubectl("apply", "-f", str(REPO / "manifests" / f))
     for f in sorted(HERE.glob("manifests/*.yml")):
         c.kubectl("apply", "-f", str(f))
+    # the client pod last: its environment has the Services that exist when it starts
+    c.kubectl("apply", "-f", str(REPO / "manifests" / "common" / "nginx-test01.yml"))
     c.kubectl("wait", "--for=condition=Ready", "pod", "--all", "--timeout=30s")
     c.kubectl("rollout", "status", "deploy/deploy-test01", "--timeout=30s")
     yield c

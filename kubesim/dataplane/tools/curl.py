@@ -263,22 +263,25 @@ def write_out(fmt: str, ex: Exchange | None, code: int, errmsg: str, out: bytes,
     return "".join(stdout).encode(), "".join(stderr).encode()
 
 
+def _max5(n: float) -> str:
+    """curl's max5data: a size or speed in at most 5 characters."""
+    if n < 100000:
+        return f"{int(n):5d}"
+    if n < 10000 * 1024:
+        return f"{n / 1024:4.0f}k" if n >= 1000 * 1024 else f"{int(n / 1024):4d}k"
+    if n < 100 * 1024 * 1024:
+        return f"{n / 1024 / 1024:4.1f}M"
+    return f"{n / 1024 / 1024:4.0f}M"
+
+
 def _meter(size: int, secs: float) -> str:
-    def human(n: float) -> str:
-        if n < 100000:
-            return str(int(n))
-        for unit in ("k", "M", "G"):
-            n /= 1024
-            if n < 1000:
-                return f"{n:.0f}{unit}" if n >= 100 else f"{n:.1f}{unit}"
-        return f"{n:.0f}T"
-    speed = human(size / secs if secs > 0 else size * 1000)
+    speed = _max5(size / secs if secs > 0 else size * 1000)
     pct = 100 if size else 0
     return ("  % Total    % Received % Xferd  Average Speed   Time    Time     Time  Current\n"
             "                                 Dload  Upload   Total   Spent    Left  Speed\n"
-            f"\r  0     0    0     0    0     0      0      0 --:--:-- --:--:-- --:--:--     0"
-            f"\r{pct:3d} {human(size):>5} {pct:3d} {human(size):>5}    0     0 {speed:>6}      "
-            f"0 --:--:-- --:--:-- --:--:-- {speed:>6}\n")
+            "\r  0     0    0     0    0     0      0      0 --:--:-- --:--:-- --:--:--     0"
+            f"\r{pct:3d} {_max5(size)}  {pct:3d} {_max5(size)}    0     0  {speed}      "
+            f"0 --:--:-- --:--:-- --:--:-- {speed}\n")
 
 
 async def run(net: Network, tool: Tool) -> int:
