@@ -51,7 +51,7 @@ class CheckFileError(LabError):
     """A check file (checks/<lab>.yaml) is malformed."""
 
 
-def cut(text: str, limit: int = 256) -> str:
+def cut(text: object, limit: int = 256) -> str:
     """Shorten a server or tool message for display."""
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."

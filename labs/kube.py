@@ -7,6 +7,7 @@ code runs against kind, any current cluster and the embedded cluster. Requests a
 
 from __future__ import annotations
 
+import builtins
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -175,7 +176,8 @@ class Kube:
         ns = f"/namespaces/{namespace}" if namespaced and namespace else ""
         return f"{base}{ns}/{plural}" + (f"/{name}" if name else "")
 
-    def apply(self, docs: Iterable[Document], namespace: str | None) -> list[dict[str, Any]]:
+    def apply(self, docs: Iterable[Document], namespace: str | None
+              ) -> builtins.list[dict[str, Any]]:
         """Server-side apply each document (into ``namespace`` when it is namespaced)."""
         applied = []
         for doc in docs:

@@ -94,20 +94,20 @@ def parse(out: str, probes: list[Http | Dns]) -> list[list[HttpResult] | DnsResu
     for p in probes:
         if isinstance(p, Dns):
             line = next((ln for ln in lines if ln.startswith("@@dns ")), "@@dns 1 ")
-            code, _, rest = line[6:].partition(" ")
+            rc, _, rest = line[6:].partition(" ")
             words = rest.split()
-            ok = code == "0" and bool(words)
+            ok = rc == "0" and bool(words)
             results.append(DnsResult(p.name, ok, addresses=words[:1] if ok else [],
                                      canonical=words[1] if ok and len(words) > 1 else "",
                                      error="" if ok else (rest or "name not found")))
             continue
         batch: list[HttpResult] = []
         for _ in range(p.count):
-            line = next((ln for ln in lines if ln.startswith("@@http ")), None)
-            if line is None:
+            found = next((ln for ln in lines if ln.startswith("@@http ")), None)
+            if found is None:
                 batch.append(HttpResult(p.url, False, error="the probe stopped early"))
                 continue
-            parts = line.split()
+            parts = found.split()
             code = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 1
             status = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 0
             secs = float(parts[3]) if len(parts) > 3 else 0.0
