@@ -91,9 +91,10 @@ class Report:
         return {**asdict(self), "passed": self.passed}
 
     def _ipython_display_(self) -> None:  # a notebook shows the check panel
+        from . import session
         from .widgets import check_panel
 
-        check_panel([self])
+        check_panel([self], recheck=lambda: session.check(self.lab))
 
 
 class _Fail(Exception):
