@@ -187,3 +187,18 @@ def test_help_is_the_default_make_target():
     assert done.returncode == 0
     for target in ("lab", "test", "cluster", "cluster-down", "check", "reset", "solve"):
         assert f"make {target} " in done.stdout
+
+
+def test_kind_missing_and_not_downloadable_says_how_to_install_it(monkeypatch, tmp_path):
+    fake = tmp_path / "docker"
+    fake.write_text("#!/bin/sh\necho 28.2.2\n")  # a Docker engine that answers
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))   # ...and no kind on PATH
+    monkeypatch.setenv("KIND_DOWNLOAD_URL", "http://127.0.0.1:9/kind")
+    monkeypatch.setattr(clusters, "CACHE", tmp_path / "cache")
+    monkeypatch.setattr(clusters, "STATE", tmp_path / "state")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ClusterUnavailable) as e:
+        clusters.KindCluster().up()
+    assert e.value.what.startswith("kind is not on PATH and kind v0.33.0 could not be downloaded")
+    assert "go install sigs.k8s.io/kind@v0.33.0" in e.value.fix
