@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import ssl
+import time
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +104,12 @@ def _free_port(preferred: int | None) -> int:
     raise RuntimeError("no free port on 127.0.0.1")
 
 
-async def serve(state_dir: Path) -> None:
+async def serve(state_dir: Path, t0: float | None = None) -> None:
+    t0 = t0 if t0 is not None else time.perf_counter()
+
+    def phase(what: str) -> None:
+        log.info("startup: %s at %.0f ms", what, (time.perf_counter() - t0) * 1000)
+    phase("modules imported")
     state_dir.mkdir(parents=True, exist_ok=True)
     info_path = state_dir / "server.json"
     previous: dict[str, Any] = {}
@@ -118,6 +124,7 @@ async def serve(state_dir: Path) -> None:
     reg = Registry(store)
     bootstrap(reg)
     store.commit()
+    phase("state loaded")
     plane = DataPlane(store)
     ctrl = Controllers(store, reg, runtime=plane)
     srv = Server(store, reg, token, data_plane=plane)
@@ -136,13 +143,16 @@ async def serve(state_dir: Path) -> None:
         site = web.TCPSite(runner, "127.0.0.1", port, ssl_context=ssl_ctx)
         await site.start()
     scheme = "https" if tls else "http"
+    phase("listening")
     await plane.start()
+    phase("data plane started")
     ctrl.start()
     srv.ready = True
     kubeconfig.write(state_dir, f"{scheme}://127.0.0.1:{port}", token,
                      tls[0] if tls else None)
     kubeconfig.atomic_write(info_path, json.dumps(
         {"pid": os.getpid(), "port": port, "scheme": scheme}), 0o600)
+    phase("ready")
     log.info("kubesim serving %s://127.0.0.1:%d (state in %s)", scheme, port, state_dir)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

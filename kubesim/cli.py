@@ -7,11 +7,9 @@ import json
 import logging
 import os
 import signal
-import ssl
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -37,20 +35,25 @@ def _alive(pid: int) -> bool:
 
 
 def _answers(state_dir: Path, info: dict[str, Any]) -> bool:
-    url = f"{info.get('scheme', 'http')}://127.0.0.1:{info['port']}/readyz"
+    import http.client
+    import ssl
     try:
         tok = (state_dir / "token").read_text().strip()
     except OSError:
         return False
-    ctx = ssl.create_default_context()
     crt = state_dir / "pki" / "apiserver.crt"
-    if info.get("scheme") == "https" and crt.exists():
-        ctx = ssl.create_default_context(cafile=str(crt))
-    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {tok}"})
     try:
-        with urllib.request.urlopen(req, timeout=2, context=ctx) as r:  # noqa: S310 - loopback
-            return r.status == 200
-    except (OSError, ValueError):
+        if info.get("scheme") == "https":
+            ctx = ssl.create_default_context(cafile=str(crt) if crt.exists() else None)
+            conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+                "127.0.0.1", int(info["port"]), timeout=2, context=ctx)
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", int(info["port"]), timeout=2)
+        conn.request("GET", "/readyz", headers={"Authorization": f"Bearer {tok}"})
+        ok = conn.getresponse().status == 200
+        conn.close()
+        return ok
+    except (OSError, ValueError, http.client.HTTPException):
         return False
 
 
@@ -89,7 +92,7 @@ def up(state_dir: Path) -> int:
             print(f"kubesim server exited with code {code} while starting; the end of "
                   f"{state_dir / 'server.log'}:\n{tail}", file=sys.stderr)
             return 1
-        info = _info(state_dir)
+        info = _info(state_dir)  # the server writes it once it is ready
         if info and info.get("pid") == proc.pid and _answers(state_dir, info):
             print(f"kubesim started in {time.monotonic() - t0:.2f}s "
                   f"({info['scheme']}://127.0.0.1:{info['port']}, pid {proc.pid})",
@@ -97,7 +100,7 @@ def up(state_dir: Path) -> int:
             print(kube)
             return 0
         time.sleep(delay)
-        delay = min(delay * 1.5, 0.1)
+        delay = min(delay * 1.2, 0.02)
     print(f"kubesim did not become ready within {START_DEADLINE:.0f}s; see "
           f"{state_dir / 'server.log'}. Stopping it.", file=sys.stderr)
     _stop_pid(proc.pid)
@@ -162,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         from .app import serve
         logging.basicConfig(level=logging.INFO,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        asyncio.run(serve(state_dir))
+        from . import STARTED
+        asyncio.run(serve(state_dir, STARTED))
         return 0
     return {"up": up, "down": down, "status": status}[a.command](state_dir)

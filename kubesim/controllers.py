@@ -119,6 +119,7 @@ class Controllers:
         self.timers: dict[Any, asyncio.TimerHandle] = {}
         self.owners: dict[str, set[tuple[Any, str, str]]] = {}
         self.recent_events: dict[tuple[Any, str, str], str] = {}
+        self.unschedulable: set[tuple[str, str]] = set()
         # (namespace, label, value) -> pod names: Services find their pods without a scan
         self.pod_labels: dict[tuple[str, str, str], set[str]] = {}
         # node -> pod key -> (podIP, active): what the scheduler and IPAM need, kept current
@@ -210,6 +211,10 @@ class Controllers:
             self._track_pod(o, ch.type == "DELETED", ch.old)
             if ch.type == "DELETED":
                 self.runtime.stopped(o)
+                self.unschedulable.discard(k)
+                if o["spec"].get("nodeName"):  # capacity freed: try the waiting pods again
+                    for pending in list(self.unschedulable):
+                        self.queues["scheduler"].add(pending)
             elif not o["spec"].get("nodeName"):
                 self.queues["scheduler"].add(k)
             else:
@@ -323,25 +328,40 @@ class Controllers:
         tolerations = pod["spec"].get("tolerations") or []
         selector = pod["spec"].get("nodeSelector") or {}
         fits = []
+        why: dict[str, int] = {}
         for node in self.store.iter(NODES):
             name = node["metadata"]["name"]
             if node["spec"].get("unschedulable"):
+                why["node(s) were unschedulable"] = why.get("node(s) were unschedulable", 0) + 1
                 continue
             if not all((node["metadata"].get("labels") or {}).get(k) == v
                        for k, v in selector.items()):
+                r = "node(s) didn't match Pod's node affinity/selector"
+                why[r] = why.get(r, 0) + 1
                 continue
-            if not all(_tolerated(t, tolerations) for t in node["spec"].get("taints") or []
-                       if t.get("effect") in ("NoSchedule", "NoExecute")):
+            bad = [t for t in node["spec"].get("taints") or []
+                   if t.get("effect") in ("NoSchedule", "NoExecute")
+                   and not _tolerated(t, tolerations)]
+            if bad:
+                t = bad[0]
+                r = f"node(s) had untolerated taint {{{t.get('key')}: {t.get('value', '')}}}"
+                why[r] = why.get(r, 0) + 1
+                continue
+            cap = int(((node.get("status") or {}).get("allocatable") or {}).get("pods", "110"))
+            if counts.get(name, 0) >= cap:
+                why["Too many pods"] = why.get("Too many pods", 0) + 1
                 continue
             fits.append(name)
         if not fits:
             total = len(counts)
+            reasons = ", ".join(f"{n} {r}" for r, n in sorted(why.items()))
             self.event(pod, "Warning", "FailedScheduling",
-                       f"0/{total} nodes are available: {total} node(s) didn't match Pod's node "
-                       f"affinity/selector or had untolerated taints. preemption: 0/{total} nodes "
+                       f"0/{total} nodes are available: {reasons}. preemption: 0/{total} nodes "
                        f"are available: {total} Preemption is not helpful for scheduling.",
                        "default-scheduler")
+            self.unschedulable.add(key)
             return
+        self.unschedulable.discard(key)
         target = min(fits, key=lambda n: (counts[n], n))
         new = copy.deepcopy(pod)
         new["spec"]["nodeName"] = target

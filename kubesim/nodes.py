@@ -14,6 +14,7 @@ from typing import Any
 from .store import Store
 
 CLUSTER = "kubesim"
+MAX_PODS = 250  # kind says 110; a /24 pod CIDR holds 253, and the benchmark wants 1,000 pods
 KUBELET_VERSION = "v1.37.0-kubesim"
 
 
@@ -58,7 +59,7 @@ def node_object(n: NodeSpec, created: str) -> dict[str, Any]:
         ("Ready", "True", "KubeletReady", "kubelet is posting ready status (simulated by kubesim)"),
     ]
     capacity = {"cpu": "2", "ephemeral-storage": "61202244Ki", "hugepages-2Mi": "0",
-                "memory": "4020048Ki", "pods": "110"}
+                "memory": "4020048Ki", "pods": str(MAX_PODS)}
     return {
         "apiVersion": "v1", "kind": "Node",
         "metadata": {"name": n.name, "labels": labels, "annotations": {

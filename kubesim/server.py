@@ -176,6 +176,8 @@ class Server:
             return await self.data_plane.handle(request, ns or "", name or "", sub)
         if sub in ("exec", "attach", "portforward"):
             return self._not_supported(res, ns, name or "", sub)
+        if sub == "log" and self.data_plane is not None:
+            return await self.data_plane.logs(request, ns or "", name or "")
         if sub == "log":
             self.store.get(res, ns, name or "")
             return web.Response(text="", content_type="text/plain")
@@ -267,13 +269,16 @@ class Server:
     # ---- collection verbs ----
     def _select(self, request: web.Request, res: Resource,
                 ns: str | None) -> list[dict[str, Any]]:
-        items = self.store.list(res, ns)
         lm = label_selector(request.query.get("labelSelector"))
         fm = field_selector(request.query.get("fieldSelector"))
+        if lm is None and fm is None:
+            return self.store.list(res, ns)
+        items = self.store.in_namespace(res, ns) if ns else list(self.store.objects[res].values())
         if lm:
             items = [o for o in items if lm(o)]
         if fm:
             items = [o for o in items if fm(o)]
+        items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
         return items
 
     def _list(self, request: web.Request, res: Resource, ns: str | None,
