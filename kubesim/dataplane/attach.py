@@ -1,12 +1,310 @@
-"""attach: the container's main process (placeholder until main processes run)."""
+"""Containers' main processes, attach and logs.
+
+A container of a client image (busybox, curl, tools, ...) with a command runs it in the pod's
+sandbox when the pod starts; with ``stdin: true`` (``kubectl run -i``) it starts when the first
+client attaches, so the learner sees its output. Output is kept as the container's log. When it
+exits the pod's status records the exit code and, with restartPolicy Never/OnFailure, the phase
+becomes Succeeded or Failed, which ``kubectl run --rm -i`` waits for. Server images (nginx, ...)
+have no process here: attaching to them shows nothing until the client leaves, like an idle
+nginx."""
 
 from __future__ import annotations
 
+import asyncio
+import copy
+import fcntl
+import logging
+import os
+import signal
+import struct
+import termios
+from datetime import datetime, timezone
 from typing import Any
 
-from .streams import Channels, internal_error
+from aiohttp import web
+
+from .envvars import container_env
+from .images import profile
+from .network import PODS
+from .streams import STDERR, STDIN, STDOUT, Channels, success
+
+log = logging.getLogger("kubesim.dataplane")
+MAX_LOG = 1024 * 1024
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def has_process(container: dict[str, Any]) -> bool:
+    return profile(container.get("image", "")).server is None and bool(
+        container.get("command") or container.get("args") or container.get("stdin"))
+
+
+class MainProcess:
+    def __init__(self, plane: Any, pod: dict[str, Any], container: dict[str, Any]) -> None:
+        self.plane = plane
+        self.ns = pod["metadata"].get("namespace", "")
+        self.pod_name = pod["metadata"]["name"]
+        self.uid = pod["metadata"].get("uid", "")
+        self.container = container
+        self.log = bytearray()
+        self.subscribers: set[Channels] = set()
+        self.proc: asyncio.subprocess.Process | None = None
+        self.master: int | None = None
+        self.code: int | None = None
+        self.done = asyncio.Event()
+        self.changed = asyncio.Event()
+        self.started = False
+        self.task: asyncio.Task[None] | None = None
+        self.pending: list[bytes | None] = []
+
+    @property
+    def argv(self) -> list[str]:
+        c = self.container
+        image = profile(c.get("image", ""))
+        if c.get("command"):
+            return list(c["command"]) + list(c.get("args") or [])
+        return list(image.entrypoint) + list(c.get("args") or image.cmd)
+
+    def start(self) -> None:
+        if not self.started:
+            self.started = True
+            self.task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        pod = self.plane.store.find(PODS, self.ns, self.pod_name)
+        if pod is None:
+            return
+        c = self.container
+        tty = bool(c.get("tty"))
+        box = await asyncio.get_running_loop().run_in_executor(None, self.plane.box_for, pod)
+        argv = self.argv
+        exe = self.plane._resolve(pod, c, argv[0], box)
+        if exe is None:
+            self._emit(STDERR, f'exec: "{argv[0]}": executable file not found in $PATH\n'.encode())
+            await self._finish(128)
+            return
+        env = container_env(pod, c, profile(c.get("image", "")), self.plane._service_env(pod),
+                            self.plane.sandboxes.path_for(box), tty)
+        slave = None
+        if tty:
+            self.master, slave = os.openpty()
+        pre = self.plane.sandboxes.preexec(box, slave)
+
+        def setup() -> None:
+            if slave is None:
+                os.setsid()
+            pre()
+        pipe = asyncio.subprocess.PIPE
+        try:
+            self.proc = await asyncio.create_subprocess_exec(
+                exe, *argv[1:], env=env, cwd=self.plane.sandboxes.cwd_for(box),
+                preexec_fn=setup, stdin=slave if tty else (pipe if c.get("stdin") else
+                                                           asyncio.subprocess.DEVNULL),
+                stdout=slave if tty else pipe, stderr=slave if tty else pipe)
+        finally:
+            if slave is not None:
+                os.close(slave)
+        for item in self.pending:
+            if item is None:
+                self.close_stdin()
+            else:
+                self.write_stdin(item)
+        self.pending.clear()
+        readers = []
+        if self.master is not None:
+            readers.append(asyncio.create_task(self._read_fd(self.master)))
+        else:
+            readers.append(asyncio.create_task(self._read(self.proc.stdout, STDOUT)))
+            readers.append(asyncio.create_task(self._read(self.proc.stderr, STDERR)))
+        code = await self.proc.wait()
+        await asyncio.wait(readers, timeout=2)
+        await self._finish(code)
+
+    async def _read(self, stream: asyncio.StreamReader | None, channel: int) -> None:
+        while stream is not None:
+            data = await stream.read(65536)
+            if not data:
+                return
+            self._emit(channel, data)
+
+    async def _read_fd(self, fd: int) -> None:
+        loop = asyncio.get_running_loop()
+        q: asyncio.Queue[bytes] = asyncio.Queue()
+
+        def readable() -> None:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:
+                data = b""
+            if not data:
+                loop.remove_reader(fd)
+            q.put_nowait(data)
+        loop.add_reader(fd, readable)
+        while True:
+            data = await q.get()
+            if not data:
+                return
+            self._emit(STDOUT, data)
+
+    def _emit(self, channel: int, data: bytes) -> None:
+        self.log += data
+        if len(self.log) > MAX_LOG:
+            del self.log[: len(self.log) - MAX_LOG]
+        for ch in list(self.subscribers):
+            asyncio.ensure_future(ch.send(channel, data))
+        self.changed.set()
+        self.changed = asyncio.Event()
+
+    async def _finish(self, code: int) -> None:
+        self.code = code
+        if self.master is not None:
+            os.close(self.master)
+            self.master = None
+        for ch in list(self.subscribers):
+            # attach reports no exit code: kubectl reads it from the pod's status
+            await ch.status(success())
+        self.done.set()
+        self.changed.set()
+        self._record_exit(code)
+
+    def _record_exit(self, code: int) -> None:
+        store = self.plane.store
+        pod = store.find(PODS, self.ns, self.pod_name)
+        if pod is None or pod["metadata"].get("uid") != self.uid:
+            return
+        new = copy.deepcopy(pod)
+        st = new.setdefault("status", {})
+        now = _now()
+        for cs in st.get("containerStatuses") or []:
+            if cs.get("name") == self.container["name"]:
+                started = ((cs.get("state") or {}).get("running") or {}).get("startedAt", now)
+                cs["state"] = {"terminated": {
+                    "exitCode": code, "reason": "Completed" if code == 0 else "Error",
+                    "startedAt": started, "finishedAt": now,
+                    "containerID": cs.get("containerID", "")}}
+                cs["ready"] = False
+                cs["started"] = False
+        policy = (pod.get("spec") or {}).get("restartPolicy", "Always")
+        statuses = st.get("containerStatuses") or []
+        all_done = all("terminated" in (cs.get("state") or {}) for cs in statuses)
+        if all_done and policy in ("Never", "OnFailure"):
+            failed = any(cs["state"]["terminated"]["exitCode"] != 0 for cs in statuses)
+            if not (failed and policy == "OnFailure"):
+                st["phase"] = "Failed" if failed else "Succeeded"
+                for cond in st.get("conditions") or []:
+                    if cond.get("type") in ("Ready", "ContainersReady"):
+                        cond.update(status="False", reason="PodCompleted",
+                                    lastTransitionTime=now)
+                    if cond.get("type") == "PodReadyToStartContainers":
+                        cond.update(status="False", lastTransitionTime=now)
+        try:
+            store.update(PODS, new)
+        except Exception:  # noqa: BLE001 - the pod changed meanwhile; its status stays
+            log.info("could not record the exit of %s/%s", self.ns, self.pod_name)
+
+    def write_stdin(self, data: bytes) -> None:
+        if self.proc is None:   # not spawned yet: keep it for the process
+            self.pending.append(data)
+            return
+        if self.master is not None:
+            os.write(self.master, data)
+        elif self.proc is not None and self.proc.stdin is not None:
+            try:
+                self.proc.stdin.write(data)
+            except (ConnectionError, RuntimeError):
+                pass
+
+    def close_stdin(self) -> None:
+        if self.proc is None:
+            self.pending.append(None)
+            return
+        if self.master is not None:
+            os.write(self.master, b"\x04")
+        elif self.proc is not None and self.proc.stdin is not None:
+            self.proc.stdin.close()
+
+    def resize(self, w: int, h: int) -> None:
+        if self.master is not None and w > 0 and h > 0:
+            fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", h, w, 0, 0))
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
 
 async def attach(plane: Any, ch: Channels, pod: dict[str, Any], container: dict[str, Any],
                  stdin: bool, tty: bool) -> None:
-    await ch.status(internal_error("attach is not available yet in the embedded cluster"))
+    mp = plane.main_process(pod, container)
+    if mp is None:   # a server image: nothing to show until the client leaves
+        async for _ in ch.ws:
+            pass
+        return
+    if mp.done.is_set():
+        await ch.status(success())
+        return
+    mp.subscribers.add(ch)
+    mp.start()
+    try:
+        async def pump_in() -> None:
+            import json
+            async for msg in ch.ws:
+                dec = ch.decode(msg)
+                if dec is None:
+                    continue
+                channel, data = dec
+                if channel == STDIN and stdin:
+                    mp.write_stdin(data)
+                elif channel == 4:
+                    try:
+                        size = json.loads(data)
+                        mp.resize(int(size.get("Width", 0)), int(size.get("Height", 0)))
+                    except (ValueError, TypeError, AttributeError):
+                        pass
+                elif channel == 255 and data[:1] == b"\x00" and \
+                        mp.container.get("stdinOnce") is not False:
+                    mp.close_stdin()
+        reader = asyncio.create_task(pump_in())
+        waiter = asyncio.create_task(mp.done.wait())
+        await asyncio.wait({reader, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        reader.cancel()
+        waiter.cancel()
+    finally:
+        mp.subscribers.discard(ch)
+
+
+async def logs(plane: Any, request: web.Request, pod: dict[str, Any]) -> web.StreamResponse:
+    q = request.query
+    containers = pod["spec"].get("containers") or []
+    cname = q.get("container") or (containers[0]["name"] if containers else "")
+    container = next((c for c in containers if c["name"] == cname), None)
+    from .. import errors
+    if container is None:
+        raise errors.bad_request(f"container {cname} is not valid for pod "
+                                 f"{pod['metadata']['name']}")
+    mp = plane.processes.get((pod["metadata"].get("uid", ""), cname))
+    resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
+    await resp.prepare(request)
+    if mp is None:
+        await resp.write_eof()
+        return resp
+    sent = len(mp.log)
+    data = bytes(mp.log)
+    tail = q.get("tailLines")
+    if tail and tail.lstrip("-").isdigit() and int(tail) >= 0:
+        lines = data.splitlines(keepends=True)
+        data = b"".join(lines[len(lines) - int(tail):]) if int(tail) else b""
+    await resp.write(data)
+    if q.get("follow") in ("true", "1"):
+        while not mp.done.is_set():
+            changed = mp.changed
+            await changed.wait()
+            if len(mp.log) > sent:
+                await resp.write(bytes(mp.log[sent:]))
+                sent = len(mp.log)
+    await resp.write_eof()
+    return resp

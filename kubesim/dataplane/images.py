@@ -28,6 +28,8 @@ class Image:
     ports: tuple[int, ...] = ()     # where the server listens (before config files)
     env: dict[str, str] = field(default_factory=dict)
     busybox: bool = False           # busybox-style nslookup/wget output
+    entrypoint: tuple[str, ...] = ()
+    cmd: tuple[str, ...] = ("sh",)
 
 
 NGINX_ENV = {"NGINX_VERSION": NGINX_VERSION, "NJS_VERSION": "0.9.4", "NJS_RELEASE": "1~trixie",
@@ -44,7 +46,8 @@ PROFILES: dict[str, Image] = {
     "nicolaka/netshoot": Image("nicolaka/netshoot", _ALL),
     "busybox": Image("busybox", _BUSYBOX, bash=False, busybox=True),
     "alpine": Image("alpine", _BUSYBOX | {"getent"}, bash=False, busybox=True),
-    "curlimages/curl": Image("curlimages/curl", _BUSYBOX | {"curl"}, bash=False, busybox=True),
+    "curlimages/curl": Image("curlimages/curl", _BUSYBOX | {"curl"}, bash=False, busybox=True,
+                             entrypoint=("curl",), cmd=("--help",)),
     "httpd": Image("httpd", frozenset({"getent", "hostname"}), server="httpd", ports=(80,)),
     "registry.k8s.io/e2e-test-images/agnhost": Image("agnhost", _ALL | {"curl"},
                                                     server="generic"),

@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from .. import errors
+from .attach import MainProcess, attach, has_process, logs
 from .envvars import container_env, service_env, visible_services
 from .hostports import HostPorts
 from .images import NETWORK_TOOLS, STD_PATH, profile
@@ -43,6 +44,7 @@ class DataPlane:
                                 self._run_tool)
         self.host_ports = _host_ports(self) if host_ports else None
         self.sessions: set[asyncio.Task[Any]] = set()
+        self.processes: dict[tuple[str, str], MainProcess] = {}
 
     # ---- lifecycle ----
     async def start(self) -> None:
@@ -58,6 +60,8 @@ class DataPlane:
     async def stop(self) -> None:
         for t in list(self.sessions):
             t.cancel()
+        for mp in self.processes.values():
+            mp.kill()
         if self.host_ports is not None:
             await self.host_ports.close()
         await self.tools.stop()
@@ -67,10 +71,29 @@ class DataPlane:
     def started(self, pod: dict[str, Any]) -> None:
         uid = pod["metadata"].get("uid", "")
         self.env_snapshots[uid] = service_env(visible_services(pod, self.store.list(SVCS)))
+        for c in pod["spec"].get("containers") or []:
+            if has_process(c):
+                mp = self.main_process(pod, c)
+                if mp is not None and not c.get("stdin"):
+                    mp.start()   # stdin containers start when `kubectl run -i` attaches
+
+    def main_process(self, pod: dict[str, Any], container: dict[str, Any]) -> MainProcess | None:
+        if not has_process(container):
+            return None
+        key = (pod["metadata"].get("uid", ""), container["name"])
+        mp = self.processes.get(key)
+        if mp is None:
+            mp = self.processes[key] = MainProcess(self, pod, container)
+        return mp
+
+    async def logs(self, request: web.Request, ns: str, name: str) -> web.StreamResponse:
+        return await logs(self, request, self.store.get(PODS, ns, name))
 
     def stopped(self, pod: dict[str, Any]) -> None:
         uid = pod["metadata"].get("uid", "")
         self.env_snapshots.pop(uid, None)
+        for key in [k for k in self.processes if k[0] == uid]:
+            self.processes.pop(key).kill()
         box = self.boxes.pop(uid, None)
         if box is not None:
             self.tokens.pop(box.token, None)
@@ -250,7 +273,6 @@ class DataPlane:
 
     async def _attach(self, ch: Channels, pod: dict[str, Any], container: dict[str, Any],
                       stdin: bool, tty: bool) -> None:
-        from .attach import attach
         await attach(self, ch, pod, container, stdin, tty)
 
 

@@ -1,0 +1,48 @@
+"""Main processes of client images, attach, logs and `kubectl run --rm -i --restart=Never`
+from the source material."""
+
+from __future__ import annotations
+
+from conftest import Cluster, wait_until
+
+
+def test_source_run_rm_i_curl(cluster: Cluster) -> None:
+    ip = cluster.jsonpath("svc", "web-service-nodeport", "{.spec.clusterIP}")
+    done = cluster.kubectl("run", "--image=amsy810/tools:v2.0", "--restart=Never", "--rm", "-i",
+                           "testpod", "--command", "--", "curl", "-s", f"http://{ip}:80")
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith(f"Host={ip} Path=/ From=deploy-test01-")
+    assert lines[-1] == 'pod "testpod" deleted from dp namespace'
+    assert cluster.kubectl("get", "pod", "testpod", check=False).returncode == 1
+
+
+def test_run_rm_i_exit_code_and_stdin(cluster: Cluster) -> None:
+    done = cluster.kubectl("run", "--image=busybox", "--restart=Never", "--rm", "-i", "t2",
+                           "--", "sh", "-c", "read x; echo got-$x; exit 3", input="hello\n",
+                           check=False)
+    assert done.returncode == 3
+    assert "got-hello" in done.stdout
+
+
+def test_completed_pod_status_and_logs(cluster: Cluster) -> None:
+    cluster.kubectl("run", "bb", "--image=busybox", "--restart=Never", "--", "sh", "-c",
+                    "echo one; echo two; hostname")
+    try:
+        wait_until("bb completes", lambda: cluster.jsonpath(
+            "pod", "bb", "{.status.phase}") == "Succeeded")
+        assert cluster.kubectl("logs", "bb").stdout == "one\ntwo\nbb\n"
+        assert cluster.kubectl("logs", "bb", "--tail=1").stdout == "bb\n"
+        row = cluster.kubectl("get", "pod", "bb", "--no-headers").stdout.split()
+        assert row[1:4] == ["0/1", "Completed", "0"]
+        code = cluster.jsonpath("pod", "bb",
+                                "{.status.containerStatuses[0].state.terminated.exitCode}")
+        assert code == "0"
+    finally:
+        cluster.kubectl("delete", "pod", "bb", "--wait=false")
+
+
+def test_curl_image_entrypoint(cluster: Cluster) -> None:
+    done = cluster.kubectl("run", "--image=curlimages/curl", "--restart=Never", "--rm", "-i",
+                           "c1", "--", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                           "http://web-service")
+    assert done.stdout.startswith("200")
