@@ -116,7 +116,7 @@ class DataPlane:
         if box is None:
             box = self.sandboxes.box(md.get("namespace", ""), md["name"], uid)
             image = profile(pod["spec"]["containers"][0].get("image", ""))
-            tools = [t for t in NETWORK_TOOLS if t != "iptables-save"]
+            tools = list(NETWORK_TOOLS)
             ip = (pod.get("status") or {}).get("podIP", "")
             hostname = (pod.get("spec") or {}).get("hostname") or md["name"]
             self.sandboxes.prepare(box, self.tools.path, {
