@@ -249,6 +249,8 @@ _FIRST = {
     "ko": ("{ns} 네임스페이스에 {obj}이(가) 아직 없습니다", "{section}의 셀을 먼저 실행하세요 "
            "(또는 Run > Run All Cells)"),
 }
+_NO_NS = {"en": "the lab's namespace {ns} does not exist (not set up yet, or cleaned up)",
+          "ko": "실습 네임스페이스 {ns}이(가) 없습니다(아직 준비하지 않았거나 이미 정리함)"}
 _KINDS = {"namespace": "/api/v1/namespaces/{name}",
           "deployment": "/apis/apps/v1/namespaces/{ns}/deployments/{name}",
           "pod": "/api/v1/namespaces/{ns}/pods/{name}",
@@ -267,9 +269,12 @@ def require(lab: Any, *objects: str, section: str) -> None:
     kube = session.connect()
     lang = here_lang()
     what, fix = _FIRST[lang]
-    sect = f"section {section}" if lang == "en" else f"{section}장"
+    sect = f"section {section}" if lang == "en" else f"{section}번 섹션"
     ns = the_lab.namespace
-    for obj in ("namespace/" + ns, *objects):
+    if kube.get(f"/api/v1/namespaces/{ns}") is None:
+        raise LabError(_NO_NS[lang].format(ns=ns), fix=fix.format(
+            section="section 1" if lang == "en" else "1번 섹션"))
+    for obj in objects:
         kind, _, name = obj.partition("/")
         if kube.get(_KINDS[kind].format(ns=ns, name=name)) is None:
             raise LabError(what.format(obj=obj, ns=ns), fix=fix.format(section=sect))

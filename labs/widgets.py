@@ -352,7 +352,7 @@ def answers(results: Sequence[Any]) -> Counter[str]:
     return Counter((r.pod or "?") if r.ok and r.status else _t("failed") for r in results)
 
 
-def answers_chart(results: Sequence[Any], *, title: str | None = None) -> Counter[str]:
+def answers_chart(results: Sequence[Any], *, title: str | None = None) -> None:
     """A bar per pod: which pod answered how many of the requests (load balancing made visible)."""
     import ipywidgets as w
 
@@ -372,7 +372,6 @@ def answers_chart(results: Sequence[Any], *, title: str | None = None) -> Counte
         rows_text.append(f"{pod.ljust(width)}  {'#' * round(30 * n / total)} {n}")
     body = f"<p><b>{html.escape(title)}</b></p><table>{''.join(rows_html)}</table>"
     _show(w.HTML(body), f"{title}\n" + "\n".join(rows_text), body)
-    return counts
 
 
 # -- ports -------------------------------------------------------------------------------------------------
@@ -496,7 +495,7 @@ def progress(title: str, total: int) -> Iterator[BarProgress]:
     print(f"{title}: {bar.last} ({time.monotonic() - bar.started:.1f} s)")
 
 
-def wait_rollout(namespace: str, deployment: str, timeout: float = 180) -> dict[str, Any]:
+def wait_rollout(namespace: str, deployment: str, timeout: float = 180) -> None:
     """Wait for a Deployment to be rolled out, with a bar of ready replicas."""
     from . import session, waiting
 
@@ -504,32 +503,30 @@ def wait_rollout(namespace: str, deployment: str, timeout: float = 180) -> dict[
     d = kube.get(f"/apis/apps/v1/namespaces/{namespace}/deployments/{deployment}") or {}
     want = int(d.get("spec", {}).get("replicas", 1) or 1)
     with progress(f"deployment/{deployment}", want) as bar:
-        objs = waiting.wait_for(kube, f"/apis/apps/v1/namespaces/{namespace}/deployments",
+        waiting.wait_for(kube, f"/apis/apps/v1/namespaces/{namespace}/deployments",
                                 waiting.rolled_out, what=f"deployment/{deployment} to roll out",
                                 timeout=timeout, state=waiting.rollout_state, progress=bar,  # type: ignore[arg-type]
                                 fieldSelector=f"metadata.name={deployment}")
-    return objs[deployment]
 
 
-def wait_endpoints(namespace: str, service: str, count: int, timeout: float = 60) -> list[str]:
+def wait_endpoints(namespace: str, service: str, count: int, timeout: float = 60) -> None:
     """Wait until a Service has ``count`` ready endpoints, with a bar."""
     from . import session, waiting
 
     kube = session.connect()
     with progress(f"endpoints/{service}", count) as bar:
-        objs = waiting.wait_for(
+        waiting.wait_for(
             kube, f"/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices",
             lambda o: len(waiting.ready_endpoints(o)) >= count,
             what=f"{count} ready endpoint(s) of service/{service}", timeout=timeout,
             state=lambda o: f"{len(waiting.ready_endpoints(o))}/{count} ready", progress=bar,  # type: ignore[arg-type]
             labelSelector=f"kubernetes.io/service-name={service}")
-    return waiting.ready_endpoints(objs)
 
 
 # -- requests while a pod goes away -------------------------------------------------------------------------
-def requests_while_deleting(lab: Any, url: str, *, batches: int = 6, per_batch: int = 5,
+def requests_while_deleting(lab: Any, url: str, *, batches: int = 8, per_batch: int = 5,
                             delete_after: int = 2, selector: str = "app.kubernetes.io/name=web-deploy"
-                            ) -> list[list[Any]]:
+                            ) -> None:
     """Send ``batches`` x ``per_batch`` requests from the client pod; delete one web pod after
     ``delete_after`` batches. Shows, per batch, which pods answered and how many failed."""
     import ipywidgets as w
@@ -555,7 +552,6 @@ def requests_while_deleting(lab: Any, url: str, *, batches: int = 6, per_batch: 
                      ", ".join(f"{p.rsplit('-', 1)[-1]}×{n}" for p, n in sorted(counts.items()))])
     body = _table(["", "pods (name suffix × answers)"], rows)
     _show(w.HTML(body), _text_table(["", "answers"], rows), body)
-    return results
 
 
 # -- the traffic path with this cluster's addresses --------------------------------------------------------

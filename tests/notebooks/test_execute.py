@@ -1,0 +1,177 @@
+"""Every notebook, in both languages, executed headless with nbclient against the embedded cluster.
+
+Each notebook runs three times in one kernel, top to bottom: as a learner first opens it (the
+challenge not solved: its objectives fail, each with its hint), then with the lab's reference
+solution in the challenge cell (every check passes), then the same again (the same result: the
+notebooks are re-runnable). The intro notebook has no challenge and runs twice.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+import embedded
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from labs import catalog, notebooks
+from labs.paths import MANIFESTS
+
+CORE = ["00-intro", "01-clusterip", "02-nodeport", "03-loadbalancer", "04-externalname"]
+SETUP_CHECKS = {"deployment-ready", "pod-ready"}  # what the setup cell gives, not the challenge
+# `!kubectl` failing inside a cell does not raise: its message is looked for instead.
+KUBECTL_ERROR = re.compile(r"^(error: |Error from server|The \w+ \"[^\"]+\" is invalid)", re.M)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory):
+    """A project copy (built notebooks, the real manifests) and a fresh embedded cluster."""
+    state = tmp_path_factory.mktemp("kubesim")
+    kubeconfig = embedded.up(state)
+    root = tmp_path_factory.mktemp("project")
+    (root / "manifests").symlink_to(MANIFESTS)
+    notebooks.build(out=root / "notebooks", quiet=True)
+    with pytest.MonkeyPatch.context() as mp:  # what the kernels inherit
+        mp.setenv("KUBECONFIG", str(kubeconfig))
+        mp.setenv("LAB_CLUSTER", "current")
+        mp.setenv("LAB_STATE_DIR", str(root / ".labs"))
+        mp.setenv("LAB_REPORTS", str(root / "reports"))
+        mp.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+        yield root
+    embedded.down(state)
+
+
+def solution_yaml(lab: str) -> str:
+    texts = [p.read_text(encoding="utf-8") for p in catalog.load(lab).manifests("solution")]
+    assert len(texts) == 1
+    return texts[0]
+
+
+def with_solution(nb: nbformat.NotebookNode, lab: str) -> nbformat.NotebookNode:
+    solved = nbformat.from_dict(nb)
+    cell = next(c for c in solved.cells if "challenge" in c.metadata.get("tags", []))
+    cell.source, n = re.subn(r'my_service = """.*?"""', lambda _: f'my_service = """\n'
+                             f'{solution_yaml(lab)}"""', cell.source, flags=re.S)
+    assert n == 1
+    return solved
+
+
+def text_of(cell: nbformat.NotebookNode) -> str:
+    parts = []
+    for out in cell.get("outputs", []):
+        if out.output_type == "stream":
+            parts.append(out.text)
+        elif out.output_type in ("display_data", "execute_result"):
+            parts.append(out.get("data", {}).get("text/plain", ""))
+    return "".join(parts)
+
+
+def run(client: NotebookClient, nb: nbformat.NotebookNode) -> list[str]:
+    """Execute every cell (an error raises CellExecutionError); the text each code cell showed."""
+    client.nb = nb
+    shown = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        client.execute_cell(cell, i)
+        text = text_of(cell)
+        tags = cell.metadata.get("tags", [])
+        if "expect-error" in tags:
+            assert KUBECTL_ERROR.search(text), f"cell {i} should show the API's error:\n{text}"
+        else:
+            assert not KUBECTL_ERROR.search(text), f"cell {i} ({cell.source[:60]!r}):\n{text}"
+        shown.append(text)
+    return shown
+
+
+def check_results(nb: nbformat.NotebookNode) -> dict[str, tuple[str, str]]:
+    """The check panel's text: objective title -> (PASS/FAIL/SKIP, the lines under it)."""
+    cell = next(c for c in nb.cells if "check" in c.metadata.get("tags", []))
+    text = text_of(cell)
+    results: dict[str, tuple[str, str]] = {}
+    for m in re.finditer(r"^(PASS|FAIL|SKIP)  (.+)$\n?((?:      .*\n?)*)", text, re.M):
+        results[m.group(2)] = (m.group(1), m.group(3))
+    assert results, text
+    return results
+
+
+@pytest.mark.parametrize("lang", notebooks.LANGS)
+@pytest.mark.parametrize("name", CORE)
+def test_notebook_runs_headless_twice(project: Path, name: str, lang: str) -> None:
+    path = project / "notebooks" / lang / f"{name}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=180, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    lab = name.split("-", 1)[1]
+    with client.setup_kernel():
+        if lab == "intro":
+            first, again = run(client, nb), run(client, nbformat.from_dict(nb))
+            assert len(first) == len(again)
+            assert "new: " in "".join(again)
+            return
+
+        objectives = catalog.load(lab).objectives
+        unsolved = run(client, nb)
+        results = check_results(nb)
+        assert set(results) == {o.title for o in objectives}
+        for o in objectives:
+            status, details = results[o.title]
+            if o.check in SETUP_CHECKS:
+                assert status == "PASS", (o.id, details)
+            elif o.check == "http-host":  # LAB_CLUSTER=current: no host port mapping to test
+                assert status == "SKIP", (o.id, details)
+            else:  # the challenge is not solved: it fails, and says what to do
+                assert status == "FAIL", (o.id, details)
+                assert f"hint:     {o.hint}" in details
+
+        outcomes = []
+        for _ in range(2):
+            solved = with_solution(nb, lab)
+            shown = run(client, solved)
+            outcomes.append({t: s for t, (s, _) in check_results(solved).items()})
+            assert len(shown) == len(unsolved)
+        assert outcomes[0] == outcomes[1]
+        assert "FAIL" not in outcomes[0].values(), outcomes[0]
+        skipped = {t for t, s in outcomes[0].items() if s == "SKIP"}
+        # only the host-side curl skips: this run uses LAB_CLUSTER=current (no host port mapping)
+        assert skipped <= {o.title for o in objectives if o.check == "http-host"}
+    challenge = next(c for c in nb.cells if "challenge" in c.metadata.get("tags", []))
+    saved = re.search(r'nb.my_manifest\("([^"]+)"', challenge.source)
+    assert saved and (path.parent / "work" / saved.group(1)).read_text(encoding="utf-8").strip() \
+        == solution_yaml(lab).strip()
+
+
+@pytest.mark.parametrize(("lang", "first_run", "fix"), [
+    ("en", "fix: run the cells of section 3 first (or Run > Run All Cells)",
+     "fix: run the cells of section 1 first (or Run > Run All Cells)"),
+    ("ko", "fix: 3번 섹션의 셀을 먼저 실행하세요 (또는 Run > Run All Cells)",
+     "fix: 1번 섹션의 셀을 먼저 실행하세요 (또는 Run > Run All Cells)"),
+])
+def test_a_cell_run_out_of_order_says_what_to_run_first(project: Path, lang: str, first_run: str,
+                                                        fix: str) -> None:
+    from nbclient.exceptions import CellExecutionError
+
+    path = project / "notebooks" / lang / "02-nodeport.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    code = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    explorer = next((i, c) for i, c in code if "lw.port_explorer" in c.source)
+    cleanup = code[-1]
+    client = NotebookClient(nb, timeout=180, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    with client.setup_kernel():
+        client.execute_cell(code[0][1], code[0][0])  # set up, but skip creating the Service
+        with pytest.raises(CellExecutionError):
+            client.execute_cell(explorer[1], explorer[0])
+        error = explorer[1].outputs[-1]
+        assert error.output_type == "error" and error.ename == "LabError"
+        assert error.evalue.endswith(first_run)
+        assert "service/web-service-nodeport" in error.evalue
+        assert len(error.traceback) == 1  # what, where, fix: no library traceback
+        client.execute_cell(cleanup[1], cleanup[0])  # the namespace is gone now
+        with pytest.raises(CellExecutionError):
+            client.execute_cell(explorer[1], explorer[0])
+        assert explorer[1].outputs[-1].evalue.endswith(fix)
