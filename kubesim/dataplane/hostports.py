@@ -5,6 +5,7 @@ listener on 127.0.0.1 answers for it through the network model."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from typing import Any
 
@@ -50,7 +51,7 @@ class HostPorts:
         for port in sorted(want - set(self.servers)):
             try:
                 self.servers[port] = await asyncio.start_server(
-                    lambda r, w, p=port: self._serve(r, w, p), "127.0.0.1", port)
+                    functools.partial(self._serve, port=port), "127.0.0.1", port)
                 log.info("127.0.0.1:%d now maps to %s:%d", port, self.node_ip,
                          self.mappings[port])
             except OSError as e:

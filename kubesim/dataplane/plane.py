@@ -45,6 +45,7 @@ class DataPlane:
         self.host_ports = _host_ports(self) if host_ports else None
         self.sessions: set[asyncio.Task[Any]] = set()
         self.processes: dict[tuple[str, str], MainProcess] = {}
+        self.pod_sessions: dict[str, set[asyncio.Task[Any]]] = {}
 
     # ---- lifecycle ----
     async def start(self) -> None:
@@ -94,6 +95,8 @@ class DataPlane:
         self.env_snapshots.pop(uid, None)
         for key in [k for k in self.processes if k[0] == uid]:
             self.processes.pop(key).kill()
+        for task in self.pod_sessions.pop(uid, set()):
+            task.cancel()   # the container is gone: its exec sessions end with it
         box = self.boxes.pop(uid, None)
         if box is not None:
             self.tokens.pop(box.token, None)
@@ -181,8 +184,10 @@ class DataPlane:
         stderr = q.get("stderr") in ("true", "1") and not tty
         ch = await upgrade(request)
         task = asyncio.current_task()
+        uid = pod["metadata"].get("uid", "")
         if task is not None:
             self.sessions.add(task)
+            self.pod_sessions.setdefault(uid, set()).add(task)
         try:
             if sub == "attach":
                 await self._attach(ch, pod, container, stdin, tty)
@@ -191,6 +196,7 @@ class DataPlane:
         finally:
             if task is not None:
                 self.sessions.discard(task)
+                self.pod_sessions.get(uid, set()).discard(task)
             await ch.ws.close()
         return ch.ws
 

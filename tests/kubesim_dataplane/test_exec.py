@@ -167,3 +167,17 @@ def test_exec_errors_are_status_bodies(cluster: Cluster) -> None:
     assert done.stderr.strip() == 'Error from server (NotFound): pods "no-such-pod" not found'
     done = cluster.kubectl("exec", "nginx01", "-c", "nope", "--", "true", check=False)
     assert "container nope is not valid for pod nginx01" in done.stderr
+
+
+def test_deleting_the_pod_ends_its_exec_session(cluster: Cluster) -> None:
+    cluster.kubectl("run", "doomed", "--image=busybox", "--restart=Never", "--", "sleep",
+                    "infinity")
+    cluster.kubectl("wait", "--for=condition=Ready", "pod/doomed", "--timeout=20s")
+    proc = subprocess.Popen([KUBECTL, "-n", NS, "exec", "doomed", "--", "sleep", "600"],
+                            env=cluster.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        cluster.kubectl("delete", "pod", "doomed", "--wait=true", "--timeout=20s")
+        proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -221,7 +221,8 @@ def write_out(fmt: str, ex: Exchange | None, code: int, errmsg: str, out: bytes,
         "http_version": "1.1" if resp else "0", "num_headers": str(len(resp.headers) if resp
                                                                     else 0),
     }
-    stdout, stderr = [], []
+    stdout: list[str] = []
+    stderr: list[str] = []
     target = stdout
     i = 0
     s = fmt

@@ -75,7 +75,7 @@ def _resolve_ns(net: Network, src: Source, name: str, qtype: str, search: bool) 
 async def nslookup(net: Network, tool: Tool) -> int:
     args = [a for a in tool.argv[1:]]
     qtype = "A"
-    names = []
+    names: list[str] = []
     server = DNS_IP
     for a in args:
         if a.startswith("-type=") or a.startswith("-query=") or a.startswith("-q="):

@@ -143,8 +143,8 @@ async def ping(net: Network, tool: Tool) -> int:
         tool.err(f"ping: {target}: Name or service not known\n" if not busybox else
                  f"ping: bad address '{target}'\n")
         return 2 if not busybox else 1
-    v = net.view()
-    answers = ip in v["pod_by_ip"] or ip in NODE_BY_IP or ip.startswith("127.") or \
+    view = net.view()
+    answers = ip in view["pod_by_ip"] or ip in NODE_BY_IP or ip.startswith("127.") or \
         ip == tool.pod.ip
     # a Service IP exists only as DNAT rules for its ports: nothing answers ICMP there
     if busybox:
