@@ -198,6 +198,11 @@ class Sandboxes:
 
     def detect(self) -> str:
         """Use namespaces if a probe process can enter them; remember the mode."""
+        forced = os.environ.get("KUBESIM_POD_SANDBOX", "auto")
+        if forced == "plain":
+            self.mode = "plain"
+            log.info("pod sandboxes: plain mode (KUBESIM_POD_SANDBOX=plain) in %s", self.root)
+            return self.mode
         probe = PodBox("probe", self.root / "probe", "", "probe")
         for d in (probe.bin, probe.tmp, probe.etc, probe.root / "root"):
             d.mkdir(parents=True, exist_ok=True)
