@@ -229,7 +229,35 @@ def _nginx_return(req: Request, lis: Listener, client_ip: str, server_ip: str) -
     return Response(status, headers + extra, body)
 
 
+def _apiserver(req: Request) -> Response:
+    """What the API server answers an anonymous client (system:public-info-viewer)."""
+    import json
+
+    from ..server import VERSION
+    path = req.target.split("?")[0].rstrip("/") or "/"
+    now = http_date()
+    if path == "/version":
+        body = json.dumps(VERSION, indent=2).encode()
+        ctype = "application/json"
+        status = 200
+    elif path in ("/healthz", "/livez", "/readyz"):
+        body, ctype, status = b"ok", "text/plain; charset=utf-8", 200
+    else:
+        body = json.dumps({
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": f'forbidden: User "system:anonymous" cannot {req.method.lower()} path '
+                       f'"{path}"', "reason": "Forbidden", "details": {}, "code": 403},
+            indent=2).encode()
+        ctype, status = "application/json", 403
+    return Response(status, [("Audit-Id", "5b7a1c9e-0d6c-4c52-9a1e-3f1f2f0c7e11"),
+                             ("Cache-Control", "no-cache, private"), ("Content-Type", ctype),
+                             ("X-Content-Type-Options", "nosniff"),
+                             ("Date", now), ("Content-Length", str(len(body)))], body)
+
+
 def respond(lis: Listener, req: Request, client_ip: str, server_ip: str) -> Response:
+    if lis.kind == "apiserver":
+        return _apiserver(req)
     if lis.kind == "nginx" and lis.server is not None and lis.server.get("return"):
         return _nginx_return(req, lis, client_ip, server_ip)
     if lis.kind == "nginx" or (lis.kind == "nginx" and lis.server is not None):

@@ -25,6 +25,12 @@ DNS_IP = "10.96.0.10"
 TTL = 30
 HOST_GATEWAY = "172.18.0.1"   # the docker network's gateway: what a kind node sees from the host
 NODE_BY_IP = {n.internal_ip: n for n in NODES}
+APISERVER_PORT = 6443
+
+
+def apiserver_listener() -> Listener:
+    return Listener({"metadata": {"name": f"kube-apiserver-{NODES[0].name}",
+                                  "namespace": "kube-system"}}, {}, APISERVER_PORT, "apiserver")
 NODE_BY_NAME = {n.name: n for n in NODES}
 
 
@@ -201,6 +207,8 @@ class Network:
     # ---- connections ----
     def _to_backend(self, ep: Endpoint, client_ip: str, svc: str) -> Route:
         pod = self.view()["pod_by_ip"].get(ep.ip)
+        if pod is None and ep.ip == NODES[0].internal_ip and ep.port == APISERVER_PORT:
+            return Route("ok", apiserver_listener(), ep.ip, client_ip, svc)
         if pod is None:
             return Route("unreachable", backend_ip=ep.ip, service=svc,
                          note="the endpoint's pod has no process")
@@ -242,6 +250,8 @@ class Network:
             if s is not None:
                 sp = next(p for p in s["spec"]["ports"] if int(p.get("nodePort") or 0) == port)
                 return self._external(src, s, sp, node.name)
+            if node is NODES[0] and port == APISERVER_PORT:
+                return Route("ok", apiserver_listener(), ip, src.ip)
             return Route("refused", note=f"nothing listens on node {node.name} port {port}")
         pod = v["pod_by_ip"].get(ip)
         if pod is not None:

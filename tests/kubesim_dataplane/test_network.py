@@ -260,3 +260,14 @@ def test_host_port_closes_with_the_service(cluster: Cluster) -> None:
         cluster.kubectl("patch", "svc", "web-service-nodeport", "-p",
                         '{"spec":{"ports":[{"port":80,"nodePort":31001}]}}')
     wait_until("the host port to open again", lambda: not refused(), timeout=10)
+
+
+def test_api_server_through_the_kubernetes_service(cluster: Cluster) -> None:
+    done = cluster.sh("curl -sS https://kubernetes.default", check=False)
+    assert done.returncode == 60
+    assert done.stderr.startswith("curl: (60) SSL certificate problem: unable to get local "
+                                  "issuer certificate\n")
+    out = cluster.sh("curl -sk https://kubernetes.default.svc/version; "
+                     "curl -sk https://10.96.0.1/api").stdout
+    assert '"minor": "37"' in out
+    assert 'forbidden: User \\"system:anonymous\\" cannot get path \\"/api\\"' in out

@@ -55,6 +55,7 @@ class Opts:
     include: bool = False
     location: bool = False
     fail: bool = False
+    insecure: bool = False
     remote_name: bool = False
     no_meter: bool = False
     output: str | None = None
@@ -136,6 +137,8 @@ def parse(argv: list[str]) -> Opts:
             o.include = on
         elif name in ("location", "location-trusted"):
             o.location = on
+        elif name == "insecure":
+            o.insecure = on
         elif name in ("fail", "fail-with-body"):
             o.fail = on
         elif name == "remote-name":
@@ -318,7 +321,7 @@ async def _one(net: Network, tool: Tool, o: Opts, url: str, show_err: bool, firs
     redirects = 0
     while True:
         ex = await exchange(net, tool.pod, t, method, hs, body, max_time=o.max_time,
-                            connect_timeout=o.connect_timeout)
+                            connect_timeout=o.connect_timeout, insecure=o.insecure)
         if ex.resolved is not None and ex.ip:
             v(f"* Host {t.host}:{t.port} was resolved.\n* IPv6: (none)\n"
               f"* IPv4: {', '.join(ex.resolved.addresses())}\n")
@@ -348,6 +351,19 @@ async def _one(net: Network, tool: Tool, o: Opts, url: str, show_err: bool, firs
             else:
                 msg = f"Failed to connect to {t.host} port {t.port} after {ms} ms: Timeout was reached"
             v(f"* {msg}\n* closing connection #0\n")
+        elif ex.outcome == "verify":
+            v(f"* Connected to {t.host} ({ex.ip}) port {t.port}\n* ALPN: curl offers "
+              "h2,http/1.1\n* TLSv1.3 (OUT), TLS handshake, Client hello (1):\n"
+              "* TLSv1.3 (IN), TLS handshake, Server hello (2):\n"
+              "* TLSv1.3 (OUT), TLS alert, unknown CA (560):\n"
+              "* SSL certificate problem: unable to get local issuer certificate\n"
+              "* closing connection #0\n")
+            code = 60
+            msg = ("SSL certificate problem: unable to get local issuer certificate\n"
+                   "More details here: https://curl.se/docs/sslcerts.html\n\n"
+                   "curl failed to verify the legitimacy of the server and therefore could not\n"
+                   "establish a secure connection to it. To learn more about this situation and\n"
+                   "how to fix it, please visit the webpage mentioned above.")
         elif ex.outcome == "tls":
             v(f"* Connected to {t.host} ({ex.ip}) port {t.port}\n* ALPN: curl offers h2,http/1.1\n"
               "* TLSv1.3 (OUT), TLS handshake, Client hello (1):\n")

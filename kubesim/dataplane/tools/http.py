@@ -98,7 +98,8 @@ def lookup(net: Network, src: Source, host: str) -> tuple[str, Answer | None]:
 
 async def exchange(net: Network, src: Source, target: Target, method: str,
                    headers: list[tuple[str, str]], body: bytes, *,
-                   max_time: float | None, connect_timeout: float | None) -> Exchange:
+                   max_time: float | None, connect_timeout: float | None,
+                   insecure: bool = False) -> Exchange:
     ex = Exchange(target)
     ip, ans = lookup(net, src, target.host)
     ex.resolved, ex.ip = ans, ip
@@ -122,8 +123,21 @@ async def exchange(net: Network, src: Source, target: Target, method: str,
         ex.t_total = time.monotonic() - ex.started
         return ex
     ex.t_connect = time.monotonic() - ex.started
-    if target.scheme == "https":
+    tls_server = route.listener is not None and route.listener.kind == "apiserver"
+    if target.scheme == "https" and not tls_server:
         ex.outcome = "tls"
+        ex.t_total = time.monotonic() - ex.started
+        return ex
+    if target.scheme == "https" and not insecure:
+        ex.outcome = "verify"   # the cluster CA is not in the image's trust store
+        ex.t_total = time.monotonic() - ex.started
+        return ex
+    if tls_server and target.scheme == "http":
+        body = b"Client sent an HTTP request to an HTTPS server.\n"
+        ex.response = Response(400, [("Content-Type", "text/plain; charset=utf-8"),
+                                     ("Connection", "close")], body)
+        ex.request = Request(method, target.target, target.host_header, headers, body)
+        ex.outcome = "ok"
         ex.t_total = time.monotonic() - ex.started
         return ex
     req = Request(method, target.target, dict(headers).get("Host", target.host_header),
