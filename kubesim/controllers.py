@@ -426,14 +426,17 @@ class Controllers:
             if not ready:
                 self.later(probe_delay(pod, self.timing), "kubelet", key)
             return
-        if st.get("phase") == "Running" and not pod_ready(pod):
+        if st.get("phase") == "Running":
+            # containers become ready once the probe delay has passed; readiness gates are
+            # re-checked on every change of the pod (someone patches their conditions)
             cs = statuses[0].get("state", {}).get("running", {}).get("startedAt")
             wait = probe_delay(pod, self.timing) - (time.time() - _parse(cs))
             if wait > 0:
                 self.later(wait, "kubelet", key)
                 return
             new = dict(pod, status=running_status(pod, st["podIP"], True))
-            self.reg.update(PODS, key[0], key[1], new, subresource="status", check_rv=False)
+            if new["status"] != st:
+                self.reg.update(PODS, key[0], key[1], new, subresource="status", check_rv=False)
 
     # ---- ReplicaSet ----
     def sync_rs(self, key: tuple[str, str]) -> None:
@@ -697,18 +700,25 @@ class Controllers:
                 if sp.get("appProtocol"):
                     ep_port["appProtocol"] = sp["appProtocol"]
                 ports.append(ep_port)
-            if spec.get("ports") and not ports:
-                continue  # no service port resolves on this pod (a missing named port)
             pk = tuple(tuple(sorted(x.items())) for x in ports)
-            ready = pod_ready(p) or publish
-            addr = {"ip": p["status"]["podIP"], "nodeName": p["spec"].get("nodeName"),
-                    "targetRef": {"kind": "Pod", "namespace": ns, "name": p["metadata"]["name"],
-                                  "uid": p["metadata"]["uid"]}}
-            g = groups.setdefault(pk, {"ports": ports, "ready": [], "notready": []})  # type: ignore
-            g["ready" if ready else "notready"].append(addr)
             slice_groups.setdefault(pk, []).append(p)
+            groups.setdefault(pk, {"ports": ports, "ready": [], "notready": []})  # type: ignore
+            if spec.get("ports") and not ports:
+                continue  # Endpoints skip a pod no service port resolves on; slices keep it
+            ready = pod_ready(p) or publish
+            addr: Obj = {"ip": p["status"]["podIP"]}
+            host = _hostname(p, name)
+            if host:
+                addr["hostname"] = host
+            addr.update({"nodeName": p["spec"].get("nodeName"),
+                         "targetRef": {"kind": "Pod", "namespace": ns,
+                                       "name": p["metadata"]["name"],
+                                       "uid": p["metadata"]["uid"]}})
+            groups[pk]["ready" if ready else "notready"].append(addr)
         subsets = []
         for g in groups.values():
+            if not g["ready"] and not g["notready"]:
+                continue
             ss: Obj = {}
             if g["ready"]:
                 ss["addresses"] = sorted(g["ready"], key=lambda a: a["ip"])
@@ -757,13 +767,16 @@ class Controllers:
             for p in sorted(pods, key=lambda p: p["status"]["podIP"]):
                 serving = pod_ready(p)
                 terminating = bool(p["metadata"].get("deletionTimestamp"))
-                eps.append({"addresses": [p["status"]["podIP"]],
-                            "conditions": {"ready": publish or (serving and not terminating),
-                                           "serving": serving, "terminating": terminating},
-                            "nodeName": p["spec"].get("nodeName"),
-                            "targetRef": {"kind": "Pod", "namespace": ns,
-                                          "name": p["metadata"]["name"],
-                                          "uid": p["metadata"]["uid"]}})
+                ep: Obj = {"addresses": [p["status"]["podIP"]],
+                           "conditions": {"ready": publish or (serving and not terminating),
+                                          "serving": serving, "terminating": terminating}}
+                host = _hostname(p, name)
+                if host:
+                    ep["hostname"] = host
+                eps.append(dict(ep, **{"nodeName": p["spec"].get("nodeName"),
+                                       "targetRef": {"kind": "Pod", "namespace": ns,
+                                                     "name": p["metadata"]["name"],
+                                                     "uid": p["metadata"]["uid"]}}))
             desired.append((groups[pk]["ports"], eps))
         if not desired:
             ports = []
@@ -864,6 +877,14 @@ class Controllers:
             self.store.delete(NS, None, name)
         elif left:
             self.later(0.2, "namespace", name)
+
+
+def _hostname(pod: Obj, service: str) -> str | None:
+    """A pod's DNS hostname under a Service: spec.hostname, when spec.subdomain names it."""
+    spec = pod.get("spec") or {}
+    if spec.get("hostname") and spec.get("subdomain") == service:
+        return str(spec["hostname"])
+    return None
 
 
 def _tolerated(taint: Obj, tolerations: list[Obj]) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 
@@ -90,9 +91,8 @@ def _fmt(value: Any) -> str:
         return str(value)
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return "[]string{" + ", ".join(_fmt(v) for v in value) + "}"
-    return repr(value)
+    # apimachinery prints other values as JSON (Go's encoding/json: no spaces)
+    return json.dumps(value, separators=(",", ":"))
 
 
 class FieldError:

@@ -74,32 +74,52 @@ def creating_status(pod: dict[str, Any], host_ip: str) -> dict[str, Any]:
     return st
 
 
-def running_status(pod: dict[str, Any], ip: str, ready: bool) -> dict[str, Any]:
+KUBELET_CONDITIONS = {"PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady",
+                      "PodScheduled"}
+
+
+def gates_pass(pod: dict[str, Any]) -> bool:
+    """Every spec.readinessGates condition is True in the status (set by some other controller)."""
+    conds = {c.get("type"): c.get("status")
+             for c in (pod.get("status") or {}).get("conditions") or []}
+    return all(conds.get(g.get("conditionType")) == "True"
+               for g in (pod.get("spec") or {}).get("readinessGates") or [])
+
+
+def running_status(pod: dict[str, Any], ip: str, containers_ready: bool) -> dict[str, Any]:
     ts = now()
     st = copy.deepcopy(pod.get("status") or {})
+    extra = [c for c in st.get("conditions") or [] if c.get("type") not in KUBELET_CONDITIONS]
+    ready = containers_ready and gates_pass(pod)
     started = st.get("containerStatuses") and (st["containerStatuses"][0].get("state") or {}).get(
         "running", {}).get("startedAt") or ts
     ready_s = "True" if ready else "False"
+    cready_s = "True" if containers_ready else "False"
     conds = [_cond("PodReadyToStartContainers", "True", ts), _cond("Initialized", "True", ts),
-             _cond("Ready", ready_s, ts), _cond("ContainersReady", ready_s, ts),
+             _cond("Ready", ready_s, ts), _cond("ContainersReady", cready_s, ts),
              _cond("PodScheduled", "True", ts)]
-    if not ready:
+    if not containers_ready:
         msg = "containers with unready status: [" + " ".join(
             c["name"] for c in pod["spec"]["containers"]) + "]"
         for c in conds[2:4]:
             c.update(reason="ContainersNotReady", message=msg)
+    elif not ready:
+        missing = [g.get("conditionType") for g in pod["spec"].get("readinessGates") or []]
+        conds[2].update(reason="ReadinessGatesNotReady",
+                        message="corresponding condition of pod readiness gate \"" +
+                                "\", \"".join(missing) + "\" does not exist.")
     old = {c["type"]: c for c in st.get("conditions") or []}
     for c in conds:  # keep transition times of unchanged conditions
         o = old.get(c["type"])
         if o and o.get("status") == c["status"]:
             c["lastTransitionTime"] = o.get("lastTransitionTime", ts)
     st.update({
-        "phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}], "conditions": conds,
+        "phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}], "conditions": conds + extra,
         "containerStatuses": [{
             "name": c["name"], "image": _image_ref(c.get("image", "")),
             "imageID": f"{_image_ref(c.get('image', ''))}@sha256:" + "0" * 64,
             "containerID": "kubesim://" + pod["metadata"]["uid"].replace("-", "")[:16] + c["name"],
-            "ready": ready, "restartCount": 0, "started": True,
+            "ready": containers_ready, "restartCount": 0, "started": True,
             "state": {"running": {"startedAt": started}}, "lastState": {},
         } for c in pod["spec"]["containers"]],
     })

@@ -133,6 +133,11 @@ class Registry:
             tmpl.setdefault("metadata", {})
             default_pod_spec(tmpl.setdefault("spec", {}))
             obj.setdefault("status", {})
+        elif p == "endpoints":
+            for ss in obj.get("subsets") or []:
+                for port in (ss or {}).get("ports") or []:
+                    if isinstance(port, dict):
+                        port.setdefault("protocol", "TCP")
         elif p == "namespaces":
             obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
             obj.setdefault("status", {}).setdefault("phase", "Active")

@@ -95,7 +95,11 @@ class Server:
                 raise errors.unauthorized()
             return await handler(request)
         except errors.APIError as e:
-            return error_response(e)
+            resp = error_response(e)
+            parts = request.path.split("/")
+            if len(parts) > 3 and parts[1] == "api" and "endpoints" in parts[3:6]:
+                resp.headers["Warning"] = ENDPOINTS_WARNING
+            return resp
         except web.HTTPException:
             raise
         except (ConnectionResetError, asyncio.CancelledError):

@@ -59,7 +59,8 @@ def default(svc: dict[str, Any]) -> None:
 def validate(svc: dict[str, Any]) -> list[FieldError]:
     errs: list[FieldError] = []
     md = svc.get("metadata", {})
-    errs += validation.dns1035_label("metadata.name", md.get("name", ""))
+    # Kubernetes 1.37 validates Service names as RFC 1123 labels (a leading digit is fine)
+    errs += validation.dns1123_label("metadata.name", md.get("name", ""))
     spec = svc.get("spec", {})
     typ = spec.get("type", "ClusterIP")
     if typ not in TYPES:
@@ -91,7 +92,6 @@ def validate(svc: dict[str, Any]) -> list[FieldError]:
 
     names: set[str] = set()
     seen_ports: set[tuple[str, int]] = set()
-    seen_nodeports: set[tuple[str, int]] = set()
     for i, p in enumerate(ports):
         f = f"spec.ports[{i}]"
         if not isinstance(p, dict):
@@ -116,8 +116,11 @@ def validate(svc: dict[str, Any]) -> list[FieldError]:
             errs += validation.iana_svc_name(f"{f}.targetPort", tp)
         key = (proto, p.get("port"))
         if key in seen_ports:
-            errs.append(errors.duplicate(
-                f, f'core.ServicePort{{Name:"{name}", Protocol:"{proto}", Port:{p.get("port")}}}'))
+            # the duplicate is reported as the key it was found by: a ServicePort with only
+            # Protocol and Port set
+            errs.append(errors.duplicate(f, {"Name": "", "Protocol": proto, "AppProtocol": None,
+                                             "Port": p.get("port"), "TargetPort": 0,
+                                             "NodePort": 0}))
         seen_ports.add(key)  # type: ignore[arg-type]
         np = p.get("nodePort")
         if np:
@@ -127,9 +130,7 @@ def validate(svc: dict[str, Any]) -> list[FieldError]:
             elif typ == "ExternalName":
                 errs.append(forbidden_field(f"{f}.nodePort",
                                             "may not be used when `type` is 'ExternalName'"))
-            if (proto, np) in seen_nodeports:
-                errs.append(errors.duplicate(f"{f}.nodePort", np))
-            seen_nodeports.add((proto, np))
+            # a nodePort used twice is an allocation error, reported by the allocator
 
     if typ in EXTERNAL_TYPES and headless:
         errs.append(invalid("spec.clusterIPs[0]", "None",
@@ -183,7 +184,8 @@ def validate(svc: dict[str, Any]) -> list[FieldError]:
                 errs.append(forbidden_field(f"spec.{fld}",
                                             "may only be used when `type` is 'LoadBalancer'"))
         if spec.get("loadBalancerSourceRanges"):
-            errs.append(forbidden_field("spec.loadBalancerSourceRanges",
+            # sic: the real field path is capitalised (validation.go uses the Go field name)
+            errs.append(forbidden_field("spec.LoadBalancerSourceRanges",
                                         "may only be used when `type` is 'LoadBalancer'"))
     return errs
 
@@ -230,6 +232,9 @@ def prepare_update(new: dict[str, Any], old: dict[str, Any]) -> None:
             ns.pop("clusterIPs", None)
         ns.pop("ipFamilies", None)
         ns.pop("ipFamilyPolicy", None)
+    if ntype == "LoadBalancer" and ns.get("externalTrafficPolicy") == "Local" and \
+            not ns.get("healthCheckNodePort") and os_.get("healthCheckNodePort"):
+        ns["healthCheckNodePort"] = os_["healthCheckNodePort"]
     if not _external(ns) and _external(os_):
         if ns.get("externalTrafficPolicy") == os_.get("externalTrafficPolicy"):
             ns.pop("externalTrafficPolicy", None)
@@ -249,6 +254,10 @@ def validate_update(new: dict[str, Any], old: dict[str, Any]) -> list[FieldError
             errs.append(invalid("spec.clusterIPs[0]", nips, "primary clusterIP can not be unset"))
         elif oips and nips and oips[0] != nips[0]:
             errs.append(invalid("spec.clusterIPs[0]", nips, "may not change once set"))
+    ohc, nhc = os_.get("healthCheckNodePort"), ns.get("healthCheckNodePort")
+    if ohc and nhc and ohc != nhc and ns.get("type") == "LoadBalancer" and \
+            ns.get("externalTrafficPolicy") == "Local":
+        errs.append(forbidden_field("spec.healthCheckNodePort", "field is immutable"))
     return errs
 
 
@@ -290,8 +299,8 @@ class Allocator:
                                                             SERVICE_CIDR.broadcast_address):
                         raise errors.invalid_error("Service", "", name, [invalid(
                             "spec.clusterIPs", [ip],
-                            f"failed to allocate IP {ip}: the provided IP ({ip}) is not in the "
-                            f"valid range. The range of valid IPs is {SERVICE_CIDR}")])
+                            f"failed to allocate IP {ip}: the provided network does not match "
+                            f"the current range")])
                     if ip in ips:
                         raise errors.invalid_error("Service", "", name, [invalid(
                             "spec.clusterIPs", [ip],

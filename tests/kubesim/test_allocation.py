@@ -56,13 +56,13 @@ def test_explicit_cluster_ip_errors(sim: Sim, ns: str) -> None:
     assert code == 422
     assert body["details"]["causes"] == [{
         "reason": "FieldValueInvalid", "field": "spec.clusterIPs",
-        "message": 'Invalid value: []string{"10.96.0.10"}: failed to allocate IP 10.96.0.10: '
+        "message": 'Invalid value: ["10.96.0.10"]: failed to allocate IP 10.96.0.10: '
                    "provided IP is already allocated"}]
     code, body = create(sim, ns, {"clusterIP": "10.0.0.5", "ports": [{"port": 80}]})
     assert code == 422
     assert body["details"]["causes"][0]["message"] == (
-        'Invalid value: []string{"10.0.0.5"}: failed to allocate IP 10.0.0.5: the provided IP '
-        "(10.0.0.5) is not in the valid range. The range of valid IPs is 10.96.0.0/16")
+        'Invalid value: ["10.0.0.5"]: failed to allocate IP 10.0.0.5: the provided network '
+        "does not match the current range")
 
 
 def test_nodeport_allocation_and_errors(sim: Sim, ns: str) -> None:
@@ -80,6 +80,13 @@ def test_nodeport_allocation_and_errors(sim: Sim, ns: str) -> None:
     assert c["details"]["causes"][0]["message"] == (
         "Invalid value: 80: provided port is not in the valid range. The range of valid ports "
         "is 30000-32767")
+    code, dup = create(sim, ns, {"type": "NodePort", "ports": [
+        {"name": "a", "port": 80, "nodePort": 31502}, {"name": "b", "port": 81,
+                                                      "nodePort": 31502}]}, "dup")
+    assert code == 422
+    assert dup["details"]["causes"] == [{
+        "reason": "FieldValueInvalid", "field": "spec.ports[1].nodePort",
+        "message": "Invalid value: 31502: provided port is already allocated"}]
     code, d = create(sim, ns, {"type": "NodePort", "ports": [{"port": 80}]}, "d")
     assert code == 201
     assert 30086 <= d["spec"]["ports"][0]["nodePort"] <= 32767  # random picks: the upper band
@@ -152,7 +159,7 @@ def test_type_changes(sim: Sim, ns: str) -> None:
     assert code == 422
     assert bad["details"]["causes"][0] == {
         "reason": "FieldValueInvalid", "field": "spec.clusterIPs[0]",
-        "message": 'Invalid value: []string{"10.96.200.200"}: may not change once set'}
+        "message": 'Invalid value: ["10.96.200.200"]: may not change once set'}
     # -> ExternalName wipes the cluster IP; -> ClusterIP again allocates a new one
     code, ext = update(sim, ns, {"type": "ExternalName", "externalName": "example.com",
                                  "ports": [{"name": "http", "port": 80}]})

@@ -7,10 +7,6 @@ from typing import Any
 import pytest
 from conftest import Sim
 
-DNS1035 = ("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start "
-           "with an alphabetic character, and end with an alphanumeric character (e.g. "
-           "'my-name',  or 'abc-123', regex used for validation is "
-           "'[a-z]([-a-z0-9]*[a-z0-9])?')")
 DNS1123_LABEL = ("a lowercase RFC 1123 label must consist of lower case alphanumeric characters "
                  "or '-', and must start and end with an alphanumeric character (e.g. 'my-name',"
                  "  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')")
@@ -28,8 +24,9 @@ def create(sim: Sim, ns: str, spec: dict[str, Any], name: str = "web") -> tuple[
 
 
 CASES: list[tuple[str, dict[str, Any], str, list[tuple[str, str, str]]]] = [
+    # 1.37 checks Service names as RFC 1123 labels (so "1web" is accepted)
     ("Web_Service", {"ports": PORTS}, "", [
-        ("metadata.name", "FieldValueInvalid", f'Invalid value: "Web_Service": {DNS1035}')]),
+        ("metadata.name", "FieldValueInvalid", f'Invalid value: "Web_Service": {DNS1123_LABEL}')]),
     ("web", {"selector": {"app": "web"}}, "", [
         ("spec.ports", "FieldValueRequired", "Required value")]),
     ("web", {"ports": [{"name": "http", "port": 80}, {"port": 443}]}, "", [
@@ -103,7 +100,14 @@ CASES: list[tuple[str, dict[str, Any], str, list[tuple[str, str, str]]]] = [
          "Forbidden: may only be used when `type` is 'LoadBalancer'")]),
     ("web", {"ports": PORTS, "clusterIP": "10.96.7.7", "clusterIPs": ["10.96.7.8"]}, "", [
         ("spec.clusterIPs", "FieldValueInvalid",
-         'Invalid value: []string{"10.96.7.8"}: first value must match `clusterIP`')]),
+         'Invalid value: ["10.96.7.8"]: first value must match `clusterIP`')]),
+    ("web", {"ports": [{"name": "a", "port": 80}, {"name": "b", "port": 80}]}, "", [
+        ("spec.ports[1]", "FieldValueDuplicate",
+         'Duplicate value: {"Name":"","Protocol":"TCP","AppProtocol":null,"Port":80,'
+         '"TargetPort":0,"NodePort":0}')]),
+    ("web", {"ports": PORTS, "loadBalancerSourceRanges": ["10.0.0.0/8"]}, "", [
+        ("spec.LoadBalancerSourceRanges", "FieldValueForbidden",  # sic, as the real server
+         "Forbidden: may only be used when `type` is 'LoadBalancer'")]),
     ("web", {"ports": [{"port": 70000, "protocol": "HTTP", "targetPort": 80}]},
      'Service "web" is invalid: [spec.ports[0].port: Invalid value: 70000: must be between 1 '
      'and 65535, inclusive, spec.ports[0].protocol: Unsupported value: "HTTP": supported '
@@ -151,6 +155,10 @@ def test_kubectl_apply_rejects_unknown_field(sim: Sim, ns: str, tmp_path: Any) -
     assert done.returncode == 1
     assert 'strict decoding error: unknown field "spec.ports[0].tagetPort"' in done.stderr
     assert done.stderr.startswith("Error from server (BadRequest): error when creating")
+
+
+def test_service_name_may_start_with_a_digit(sim: Sim, ns: str) -> None:
+    assert create(sim, ns, {"ports": PORTS}, "1web")[0] == 201
 
 
 def test_malformed_body_is_400(sim: Sim, ns: str) -> None:
