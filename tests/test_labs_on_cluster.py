@@ -13,7 +13,7 @@ import pytest
 
 from labs import catalog, clusters, session
 from labs.errors import ApplyError, LabError
-from labs.grading import FAILED, PASSED, grade
+from labs.grading import FAILED, PASSED, SKIPPED, grade
 from labs.kube import Kube
 
 PROBES = {"http", "http-host", "dns"}  # answered by the embedded data plane (issue 4)
@@ -52,7 +52,12 @@ def test_solve_then_check_passes_what_the_api_shows(kube, lab):
     assert all(r.status == FAILED for r in fresh.results)
     session.solve(lab)
     report = grade(kube, catalog.load(lab), host_ports=False)
-    assert set(structural(lab, report.results).values()) == {PASSED}, report.results
+    if isinstance(session.cluster(start=False), clusters.EmbeddedCluster):
+        # the embedded data plane answers curl and DNS from the pods: every objective passes
+        assert {r.id: r.status for r in report.results if r.status != SKIPPED} == {
+            o.id: PASSED for o in catalog.load(lab).objectives if o.check != "http-host"}
+    else:  # KWOK pods have no containers to exec into: what the API shows must pass
+        assert set(structural(lab, report.results).values()) == {PASSED}, report.results
     assert report.api_requests <= 7  # namespace, nodes, 4 lists, one exec
 
 
