@@ -316,9 +316,9 @@ def start(lab: Any) -> Any:
     if ip is not None:  # a LabError shows as what/where/fix, not a library traceback
         def show(shell: Any, etype: type, value: BaseException, tb: Any,
                  tb_offset: Any = None) -> list[str]:
-            lines = [f"\x1b[1;31m{etype.__name__}\x1b[0m: {value}"]
-            print("\n".join(lines), file=sys.stderr)
-            return lines
+            stb = [f"\x1b[1;31m{etype.__name__}\x1b[0m: {value}"]
+            shell._showtraceback(etype, value, stb)  # an error output: what, where, fix
+            return stb
 
         ip.set_custom_exc((_LabError,), show)
     version = kube.version().get("gitVersion", "?")
