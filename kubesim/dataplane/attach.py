@@ -290,6 +290,19 @@ async def logs(plane: Any, request: web.Request, pod: dict[str, Any]) -> web.Str
     resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
     await resp.prepare(request)
     if mp is None:
+        server_log = plane.server_logs.get((pod["metadata"].get("uid", ""), cname))
+        data = bytes(server_log.data) if server_log else b""
+        tail = q.get("tailLines")
+        if tail and tail.isdigit():
+            lines = data.splitlines(keepends=True)
+            data = b"".join(lines[len(lines) - int(tail):]) if int(tail) else b""
+        await resp.write(data)
+        if server_log is not None and q.get("follow") in ("true", "1"):
+            sent = len(server_log.data)
+            while not server_log.closed:   # until the client goes away or the pod stops
+                await server_log.changed.wait()
+                await resp.write(bytes(server_log.data[sent:]))
+                sent = len(server_log.data)
         await resp.write_eof()
         return resp
     sent = len(mp.log)
@@ -308,3 +321,51 @@ async def logs(plane: Any, request: web.Request, pod: dict[str, Any]) -> web.Str
                 sent = len(mp.log)
     await resp.write_eof()
     return resp
+
+
+class ServerLog:
+    """A server container's log: nginx's start-up lines and one access line per request."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.changed = asyncio.Event()
+        self.closed = False
+
+    def add(self, text: str) -> None:
+        self.data += text.encode()
+        if len(self.data) > MAX_LOG:
+            del self.data[: len(self.data) - MAX_LOG]
+        self.changed.set()
+        self.changed = asyncio.Event()
+
+
+def nginx_startup(read_only_conf: bool) -> str:
+    ts = datetime.now(timezone.utc).strftime("%Y/%m/%d %H:%M:%S")
+    ipv6 = ("10-listen-on-ipv6-by-default.sh: info: can not modify /etc/nginx/conf.d/"
+            "default.conf (read-only file system?)\n" if read_only_conf else
+            "10-listen-on-ipv6-by-default.sh: info: Getting the checksum of /etc/nginx/conf.d/"
+            "default.conf\n10-listen-on-ipv6-by-default.sh: info: Enabled listen on IPv6 in "
+            "/etc/nginx/conf.d/default.conf\n")
+    return ("/docker-entrypoint.sh: /docker-entrypoint.d/ is not empty, will attempt to perform "
+            "configuration\n/docker-entrypoint.sh: Looking for shell scripts in "
+            "/docker-entrypoint.d/\n/docker-entrypoint.sh: Launching /docker-entrypoint.d/"
+            f"10-listen-on-ipv6-by-default.sh\n{ipv6}/docker-entrypoint.sh: Sourcing "
+            "/docker-entrypoint.d/15-local-resolvers.envsh\n/docker-entrypoint.sh: Launching "
+            "/docker-entrypoint.d/20-envsubst-on-templates.sh\n/docker-entrypoint.sh: Launching "
+            "/docker-entrypoint.d/30-tune-worker-processes.sh\n/docker-entrypoint.sh: "
+            "Configuration complete; ready for start up\n"
+            f'{ts} [notice] 1#1: using the "epoll" event method\n'
+            f"{ts} [notice] 1#1: nginx/1.29.4\n"
+            f"{ts} [notice] 1#1: built by gcc 14.2.0 (Debian 14.2.0-19)\n"
+            f"{ts} [notice] 1#1: OS: Linux\n"
+            f"{ts} [notice] 1#1: getrlimit(RLIMIT_NOFILE): 1048576:1048576\n"
+            f"{ts} [notice] 1#1: start worker processes\n"
+            f"{ts} [notice] 1#1: start worker process 29\n")
+
+
+def access_line(req: Any, resp: Any, client_ip: str) -> str:
+    when = datetime.now(timezone.utc).strftime("%d/%b/%Y:%H:%M:%S +0000")
+    size = 0 if req.method == "HEAD" else len(resp.body)
+    return (f'{client_ip} - - [{when}] "{req.method} {req.target} HTTP/1.1" {resp.status} {size} '
+            f'"{req.header("Referer") or "-"}" "{req.header("User-Agent") or "-"}" '
+            f'"{req.header("X-Forwarded-For") or "-"}"\n')

@@ -102,6 +102,11 @@ class Network:
         self.rng = random.Random()
         self._cache_rv = -1
         self._view: dict[str, Any] = {}
+        self.on_access: Any = None   # (listener, request, response, client_ip) -> None
+
+    def access_log(self, lis: Listener, req: Any, resp: Any, client_ip: str) -> None:
+        if self.on_access is not None:
+            self.on_access(lis, req, resp, client_ip)
 
     # ---- indexes, rebuilt when the store changed ----
     def view(self) -> dict[str, Any]:

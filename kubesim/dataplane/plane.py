@@ -18,7 +18,15 @@ from typing import Any
 from aiohttp import web
 
 from .. import errors
-from .attach import MainProcess, attach, has_process, logs
+from .attach import (
+    MainProcess,
+    ServerLog,
+    access_line,
+    attach,
+    has_process,
+    logs,
+    nginx_startup,
+)
 from .envvars import container_env, service_env, visible_services
 from .hostports import HostPorts
 from .images import NETWORK_TOOLS, STD_PATH, profile
@@ -46,6 +54,8 @@ class DataPlane:
         self.sessions: set[asyncio.Task[Any]] = set()
         self.processes: dict[tuple[str, str], MainProcess] = {}
         self.pod_sessions: dict[str, set[asyncio.Task[Any]]] = {}
+        self.server_logs: dict[tuple[str, str], ServerLog] = {}
+        self.net.on_access = self._on_access
 
     # ---- lifecycle ----
     async def start(self) -> None:
@@ -73,10 +83,25 @@ class DataPlane:
         uid = pod["metadata"].get("uid", "")
         self.env_snapshots[uid] = service_env(visible_services(pod, self.store.list(SVCS)))
         for c in pod["spec"].get("containers") or []:
+            if profile(c.get("image", "")).server in ("nginx", "echo"):
+                read_only = any(m.get("mountPath", "").startswith("/etc/nginx")
+                                for m in c.get("volumeMounts") or [])
+                self._server_log(pod, c["name"]).add(nginx_startup(read_only))
             if has_process(c):
                 mp = self.main_process(pod, c)
                 if mp is not None and not c.get("stdin"):
                     mp.start()   # stdin containers start when `kubectl run -i` attaches
+
+    def _server_log(self, pod: dict[str, Any], container: str) -> ServerLog:
+        key = (pod["metadata"].get("uid", ""), container)
+        if key not in self.server_logs:
+            self.server_logs[key] = ServerLog()
+        return self.server_logs[key]
+
+    def _on_access(self, lis: Any, req: Any, resp: Any, client_ip: str) -> None:
+        if lis.kind in ("nginx", "echo") and lis.pod.get("metadata", {}).get("uid"):
+            self._server_log(lis.pod, lis.container.get("name", "")).add(
+                access_line(req, resp, client_ip))
 
     def main_process(self, pod: dict[str, Any], container: dict[str, Any]) -> MainProcess | None:
         if not has_process(container):
@@ -95,6 +120,10 @@ class DataPlane:
         self.env_snapshots.pop(uid, None)
         for key in [k for k in self.processes if k[0] == uid]:
             self.processes.pop(key).kill()
+        for key in [k for k in self.server_logs if k[0] == uid]:
+            gone = self.server_logs.pop(key)
+            gone.closed = True
+            gone.add("")   # wakes followers; the log goes with the pod
         for task in self.pod_sessions.pop(uid, set()):
             task.cancel()   # the container is gone: its exec sessions end with it
         box = self.boxes.pop(uid, None)

@@ -46,3 +46,15 @@ def test_curl_image_entrypoint(cluster: Cluster) -> None:
                            "c1", "--", "-s", "-o", "/dev/null", "-w", "%{http_code}",
                            "http://web-service")
     assert done.stdout.startswith("200")
+
+
+def test_web_pod_logs_show_nginx_start_and_access_lines(cluster: Cluster) -> None:
+    client_ip = cluster.jsonpath("pod", "nginx01", "{.status.podIP}")
+    pod = cluster.kubectl("get", "pods", "-l", "app=plain-web", "-o",
+                          "jsonpath={.items[0].status.podIP} {.items[0].metadata.name}").stdout
+    ip, name = pod.split()
+    cluster.sh(f"curl -s -o /dev/null {ip}/some/path")
+    logs = cluster.kubectl("logs", name).stdout
+    assert "/docker-entrypoint.sh: Configuration complete; ready for start up\n" in logs
+    assert f'{client_ip} - - [' in logs
+    assert '"GET /some/path HTTP/1.1" 404 153 "-" "curl/8.14.1" "-"\n' in logs

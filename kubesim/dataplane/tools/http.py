@@ -145,6 +145,7 @@ async def exchange(net: Network, src: Source, target: Target, method: str,
     ex.request = req
     assert route.listener is not None
     ex.response = respond(route.listener, req, route.client_ip, route.backend_ip or ip)
+    net.access_log(route.listener, req, ex.response, route.client_ip)
     ex.outcome = "ok"
     ex.t_total = time.monotonic() - ex.started
     return ex
