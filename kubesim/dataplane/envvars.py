@@ -92,4 +92,6 @@ def container_env(pod: dict[str, Any], container: dict[str, Any], image: Image,
     env["HOME"] = "/root"
     if tty:
         env["TERM"] = "xterm"
+        if image.busybox:
+            env["PS1"] = "$PWD # "   # busybox ash's prompt (\\w \\$), in POSIX sh terms
     return env
