@@ -10,6 +10,7 @@ Everything else in the package is internal.
 
 from __future__ import annotations
 
+from . import _imports  # noqa: F401  (first: keeps `import labs` fast; see the module)
 from .catalog import Lab, Objective
 from .errors import LabError
 from .grading import Report, Result
