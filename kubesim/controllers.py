@@ -236,6 +236,11 @@ class Controllers:
             self.queues["endpoints"].add(k)
         elif res is NS:
             self.queues["namespace"].add(o["metadata"]["name"])
+        elif res in (R["configmaps"], R["secrets"]) and ch.type == "ADDED":
+            for p in self.store.in_namespace(PODS, k[0]):  # pods waiting for a volume
+                if p["spec"].get("nodeName") and (p.get("status") or {}).get("phase") == \
+                        "Pending":
+                    self.queues["kubelet"].add(_key(p))
         elif ch.type == "DELETED" and res.namespaced:
             self.queues["namespace"].add(k[0])
         if res is NS and ch.type == "ADDED":
@@ -406,6 +411,14 @@ class Controllers:
             self.later(self.timing.start, "kubelet", key)
             return
         if st.get("phase") == "Pending":
+            missing = self._missing_volumes(pod)
+            if missing:
+                for vol, what in missing:
+                    self.event(pod, "Warning", "FailedMount",
+                               f'MountVolume.SetUp failed for volume "{vol}" : {what} not found',
+                               "kubelet", node)
+                self.later(2.0, "kubelet", key)  # and at once when the object appears
+                return
             since = _parse(st.get("startTime"))
             wait = self.timing.start - (time.time() - since)
             if wait > 0:
@@ -437,6 +450,22 @@ class Controllers:
             new = dict(pod, status=running_status(pod, st["podIP"], True))
             if new["status"] != st:
                 self.reg.update(PODS, key[0], key[1], new, subresource="status", check_rv=False)
+
+    def _missing_volumes(self, pod: Obj) -> list[tuple[str, str]]:
+        """ConfigMap/Secret volumes whose object does not exist (the pod stays
+        ContainerCreating, as the kubelet keeps it)."""
+        ns = pod["metadata"].get("namespace", "")
+        out = []
+        for v in pod["spec"].get("volumes") or []:
+            for kind, res, key in (("configMap", R["configmaps"], "name"),
+                                   ("secret", R["secrets"], "secretName")):
+                src = v.get(kind)
+                if isinstance(src, dict) and not src.get("optional"):
+                    ref = src.get(key, "")
+                    if self.store.find(res, ns, ref) is None:
+                        label = "configmap" if kind == "configMap" else "secret"
+                        out.append((v.get("name", ""), f'{label} "{ref}"'))
+        return out
 
     # ---- ReplicaSet ----
     def sync_rs(self, key: tuple[str, str]) -> None:

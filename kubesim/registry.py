@@ -42,6 +42,7 @@ class Registry:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.alloc = services.Allocator(lambda: store.iter(SVC))
+        self.warnings: list[str] = []  # fieldValidation=Warn findings of the current request
 
     # ---- shared steps ----
     def _check_kind(self, res: Resource, body: Any) -> dict[str, Any]:
@@ -68,6 +69,11 @@ class Registry:
         if not unknown:
             return []
         msgs = [f'unknown field "{u}"' for u in unknown]
+        if mode not in ("Strict", "Warn"):
+            raise errors.bad_request(f'fieldValidation must be one of "Ignore", "Warn", or '
+                                     f'"Strict", got {mode!r}')
+        if mode == "Warn":
+            self.warnings.extend(msgs)
         if mode == "Strict":
             raise errors.bad_request(
                 f'{res.kind} in version "{res.version}" cannot be handled as a {res.kind}: '

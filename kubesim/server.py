@@ -116,6 +116,7 @@ class Server:
 
     # ---- routing ----
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        self.registry.warnings = []
         path = request.path.rstrip("/") or "/"
         m = request.method
         if path in ("/healthz", "/livez", "/readyz"):
@@ -208,8 +209,8 @@ class Server:
                 res, ns, name, body, subresource=sub if sub != "finalize" else "",
                 manager=q.get("fieldManager") or _agent(request),
                 dry_run=bool(q.get("dryRun")),
-                validation_mode=q.get("fieldValidation", "Ignore"))
-            return json_response(obj, headers=headers)
+                validation_mode=q.get("fieldValidation", "Warn"))
+            return json_response(obj, headers=self._warned(headers))
         if m == "PATCH":
             body = _parse_body(await request.read(), request.content_type)
             manager = q.get("fieldManager")
@@ -219,11 +220,22 @@ class Server:
                 res, ns, name, request.content_type, body, subresource=sub,
                 manager=manager, force=q.get("force") == "true",
                 dry_run=bool(q.get("dryRun")),
-                validation_mode=q.get("fieldValidation", "Strict"))
-            return json_response(obj, 201 if created else 200, headers=headers)
+                validation_mode=q.get("fieldValidation", "Warn"))
+            return json_response(obj, 201 if created else 200, headers=self._warned(headers))
         if m == "DELETE":
             return await self._delete(request, res, ns, name, headers)
         raise errors.method_not_allowed()
+
+    def _warned(self, headers: dict[str, str]) -> Any:
+        """Response headers plus a Warning per unknown field (fieldValidation=Warn)."""
+        found, self.registry.warnings = self.registry.warnings, []
+        if not found:
+            return headers
+        from multidict import CIMultiDict
+        out: CIMultiDict[str] = CIMultiDict(headers)
+        for w in found:
+            out.add("Warning", '299 - "' + w.replace('"', '\\"') + '"')
+        return out
 
     def _not_supported(self, res: Resource, ns: str | None, name: str, sub: str) -> web.Response:
         self.store.get(res, ns, name)
@@ -327,8 +339,8 @@ class Server:
         body = _parse_body(await request.read(), request.content_type)
         obj = self.registry.create(res, ns, body, manager=q.get("fieldManager") or _agent(request),
                                    dry_run=bool(q.get("dryRun")),
-                                   validation_mode=q.get("fieldValidation", "Ignore"))
-        return json_response(obj, 201, headers=headers)
+                                   validation_mode=q.get("fieldValidation", "Warn"))
+        return json_response(obj, 201, headers=self._warned(headers))
 
     async def _delete_options(self, request: web.Request) -> dict[str, Any]:
         raw = await request.read()

@@ -215,3 +215,30 @@ def test_namespace_deletion_removes_everything(sim: Sim, api: Any) -> None:
     core.patch_namespaced_config_map("held", "doomed", {"metadata": {"finalizers": None}})
     wait_until("namespace gone", lambda: sim.request("GET", "/api/v1/namespaces/doomed")[0] == 404)
     assert not core.list_namespaced_pod("doomed").items
+
+
+def test_pod_waits_for_its_configmap_volume(sim: Sim, api: Any, ns: str) -> None:
+    core = client.CoreV1Api(api)
+    core.create_namespaced_pod(ns, {"metadata": {"name": "web"}, "spec": {
+        "containers": [{"name": "nginx", "image": "nginx:1.29", "volumeMounts": [
+            {"name": "conf", "mountPath": "/etc/nginx/conf.d"}]}],
+        "volumes": [{"name": "conf", "configMap": {"name": "web-conf"}}]}})
+
+    def failed_mount() -> Any:
+        evs = core.list_namespaced_event(ns, field_selector="involvedObject.name=web").items
+        return [e for e in evs if e.reason == "FailedMount"]
+    [ev] = wait_until("a FailedMount event", failed_mount)
+    assert ev.type == "Warning"
+    assert ev.message == ('MountVolume.SetUp failed for volume "conf" : configmap "web-conf" '
+                          "not found")
+    out = sim.kubectl("-n", ns, "get", "pod", "web", "--no-headers").stdout.split()
+    assert out[1:3] == ["0/1", "ContainerCreating"]
+    core.create_namespaced_config_map(ns, {"metadata": {"name": "web-conf"}})
+    wait_ready(core, ns, "", 1)
+
+
+def test_unknown_fields_warn_by_default(sim: Sim, ns: str) -> None:
+    code, _, headers = sim.request("POST", f"/api/v1/namespaces/{ns}/configmaps", {
+        "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "dta": {"a": "b"}})
+    assert code == 201
+    assert headers["Warning"] == '299 - "unknown field \\"dta\\""'
