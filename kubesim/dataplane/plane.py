@@ -147,7 +147,6 @@ class DataPlane:
         box = self.boxes.get(uid)
         if box is None:
             box = self.sandboxes.box(md.get("namespace", ""), md["name"], uid)
-            image = profile(pod["spec"]["containers"][0].get("image", ""))
             tools = list(NETWORK_TOOLS)
             ip = (pod.get("status") or {}).get("podIP", "")
             hostname = (pod.get("spec") or {}).get("hostname") or md["name"]
@@ -155,7 +154,6 @@ class DataPlane:
                 "etc/resolv.conf": resolv_conf(md.get("namespace", "default")),
                 "etc/hosts": hosts_file(ip, md["name"], hostname),
                 "etc/hostname": hostname + "\n"}, tools)
-            del image
             self.boxes[uid] = box
             self.tokens[box.token] = (md.get("namespace", ""), md["name"])
         return box

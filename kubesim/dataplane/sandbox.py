@@ -93,7 +93,6 @@ class Sandboxes:
     def prepare(self, box: PodBox, socket_path: Path, files: dict[str, str],
                 tools: list[str]) -> PodBox:
         """Create (or refresh) the pod's directory: shims, identity, /etc files, /tmp."""
-        fresh = not box.root.exists()
         for d in (box.bin, box.tmp, box.etc, box.root / "root"):
             d.mkdir(parents=True, exist_ok=True)
         if not box.token:
@@ -119,8 +118,7 @@ class Sandboxes:
             p = box.root / rel
             p.parent.mkdir(parents=True, exist_ok=True)
             p.write_text(text)
-        if fresh or True:
-            os.chmod(box.tmp, 0o1777)
+        os.chmod(box.tmp, 0o1777)
         if self.drop_to is not None:
             for dirpath, dirnames, filenames in os.walk(box.root):
                 os.lchown(dirpath, self.drop_to, self.drop_to)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
 from ..images import CURL_VERSION
@@ -449,5 +448,3 @@ async def _one(net: Network, tool: Tool, o: Opts, url: str, show_err: bool, firs
             tool.err(se)
     return 0
 
-
-_ = re

@@ -37,7 +37,6 @@ class Target:
 
 
 def parse_url(url: str) -> Target:
-    raw = url
     if "://" not in url:
         url = "http://" + url
     parts = urlsplit(url)
@@ -52,7 +51,6 @@ def parse_url(url: str) -> Target:
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    del raw
     norm = f"{scheme}://{parts.netloc}{path}"
     return Target(scheme, host, port, path, norm)
 

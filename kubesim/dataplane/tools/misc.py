@@ -8,7 +8,7 @@ import time
 
 from ..network import NODE_BY_IP, Network
 from ..toolserver import Tool
-from .http import UrlError, exchange, is_ip, lookup, parse_url
+from .http import UrlError, exchange, lookup, parse_url
 
 
 async def wget(net: Network, tool: Tool) -> int:
@@ -206,5 +206,3 @@ async def hostname(net: Network, tool: Tool) -> int:
         tool.out(name + "\n")
     return 0
 
-
-_ = is_ip
