@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import fcntl
 import json
 import os
 import select
 import ssl
+import struct
 import subprocess
+import termios
 import time
 
 import yaml
@@ -68,6 +71,7 @@ def test_stdin(cluster: Cluster) -> None:
 def test_tty_interactive_shell(cluster: Cluster) -> None:
     """kubectl exec -it with a real terminal: a prompt as the pod, a command, exit status."""
     master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
     proc = subprocess.Popen([KUBECTL, "-n", NS, "exec", "-it", "nginx01", "--", "/bin/bash"],
                             stdin=slave, stdout=slave, stderr=slave, env=cluster.env(),
                             start_new_session=True)
@@ -89,7 +93,7 @@ def test_tty_interactive_shell(cluster: Cluster) -> None:
     try:
         read_until(b"root@nginx01:/# ")
         os.write(master, b"stty size; echo $TERM\r")
-        read_until(b"xterm")
+        read_until(b"33 101\r\nxterm")   # the resize channel carried kubectl's terminal size
         os.write(master, b"exit 4\r")
         assert proc.wait(timeout=15) == 4
         read_until(b"command terminated with exit code 4")
