@@ -127,6 +127,7 @@ async def serve(state_dir: Path, t0: float | None = None) -> None:
     phase("state loaded")
     plane = DataPlane(store)
     ctrl = Controllers(store, reg, runtime=plane)
+    ctrl.root_ca = tls[0].read_text() if tls else ""
     srv = Server(store, reg, token, data_plane=plane)
     runner = web.AppRunner(srv.app, access_log=None, handle_signals=False)
     await runner.setup()

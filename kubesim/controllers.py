@@ -120,6 +120,7 @@ class Controllers:
         self.owners: dict[str, set[tuple[Any, str, str]]] = {}
         self.recent_events: dict[tuple[Any, str, str], str] = {}
         self.unschedulable: set[tuple[str, str]] = set()
+        self.root_ca = ""  # PEM published as kube-root-ca.crt in every namespace
         # (namespace, label, value) -> pod names: Services find their pods without a scan
         self.pod_labels: dict[tuple[str, str, str], set[str]] = {}
         # node -> pod key -> (podIP, active): what the scheduler and IPAM need, kept current
@@ -405,9 +406,18 @@ class Controllers:
             self.reg.update(PODS, key[0], key[1], dict(pod, status=creating_status(pod, host_ip)),
                             subresource="status", check_rv=False)
             for c in pod["spec"]["containers"]:
-                self.event(pod, "Normal", "Pulled",
-                           f'Container image "{c.get("image")}" already present on machine '
-                           f"and can be accessed by the pod", "kubelet", node)
+                image = c.get("image")
+                if c.get("imagePullPolicy") == "Always":
+                    self.event(pod, "Normal", "Pulling", f'Pulling image "{image}"', "kubelet",
+                               node)
+                    secs = self.timing.start
+                    self.event(pod, "Normal", "Pulled",
+                               f'Successfully pulled image "{image}" in {secs:.3g}s '
+                               f"({secs:.3g}s including waiting)", "kubelet", node)
+                else:
+                    self.event(pod, "Normal", "Pulled",
+                               f'Container image "{image}" already present on machine and can '
+                               f"be accessed by the pod", "kubelet", node)
             self.later(self.timing.start, "kubelet", key)
             return
         if st.get("phase") == "Pending":
@@ -886,6 +896,17 @@ class Controllers:
                 try:
                     self.reg.create(SA, name, {"metadata": {"name": "default"}},
                                     validation_mode="Ignore")
+                except errors.APIError:
+                    pass
+            if self.store.find(R["configmaps"], name, "kube-root-ca.crt") is None:
+                try:
+                    self.reg.create(R["configmaps"], name, {
+                        "metadata": {"name": "kube-root-ca.crt", "annotations": {
+                            "kubernetes.io/description": "Contains a CA bundle that can be used "
+                            "to verify the kube-apiserver when using internal endpoints such as "
+                            "the internal service IP or kubernetes.default.svc. No other usage is "
+                            "guaranteed across distributions of Kubernetes clusters."}},
+                        "data": {"ca.crt": self.root_ca}}, validation_mode="Ignore")
                 except errors.APIError:
                     pass
             return

@@ -222,6 +222,8 @@ class Registry:
         if res.plural in GENERATION:
             md["generation"] = 1
         self._default(res, obj)
+        if res.plural == "pods":
+            admit_pod(obj)
         errs = self._validate(res, obj, None)
         if errs:
             raise errors.invalid_error(res.kind, res.group, md["name"], errs)
@@ -471,6 +473,39 @@ def _pod_update_errs(new: dict[str, Any], old: dict[str, Any]) -> list[FieldErro
             "(only additions to existing tolerations),`spec.terminationGracePeriodSeconds` "
             "(allow it to be set to 1 if it was previously negative)")]
     return []
+
+
+def admit_pod(pod: dict[str, Any]) -> None:
+    """What the default admission plugins add to a new pod: the ServiceAccount and its token
+    volume, DefaultTolerationSeconds, and the default priority."""
+    spec = pod["spec"]
+    spec.setdefault("serviceAccountName", "default")
+    spec.setdefault("serviceAccount", spec["serviceAccountName"])
+    spec.setdefault("priority", 0)
+    spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
+    tols = spec.setdefault("tolerations", [])
+    for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"):
+        if not any(t.get("key") == key and t.get("effect") in (None, "", "NoExecute")
+                   for t in tols if isinstance(t, dict)):
+            tols.append({"key": key, "operator": "Exists", "effect": "NoExecute",
+                         "tolerationSeconds": 300})
+    if spec.get("automountServiceAccountToken") is False:
+        return
+    vol = f"kube-api-access-{random_suffix()}"
+    spec.setdefault("volumes", []).append({"name": vol, "projected": {
+        "defaultMode": 420, "sources": [
+            {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+            {"configMap": {"name": "kube-root-ca.crt", "items": [
+                {"key": "ca.crt", "path": "ca.crt"}]}},
+            {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {
+                "apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}}]}})
+    for c in spec.get("containers") or []:
+        if isinstance(c, dict) and not any(
+                m.get("mountPath") == "/var/run/secrets/kubernetes.io/serviceaccount"
+                for m in c.get("volumeMounts") or []):
+            c.setdefault("volumeMounts", []).append({
+                "name": vol, "readOnly": True,
+                "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"})
 
 
 def default_pod_spec(spec: dict[str, Any]) -> None:
