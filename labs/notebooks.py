@@ -27,9 +27,10 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import nbformat
+if TYPE_CHECKING:  # nbformat imports jsonschema (seconds): only the build needs it
+    import nbformat
 
 from .errors import LabError
 from .paths import NOTEBOOKS, shown
@@ -123,6 +124,8 @@ def check_languages(nb: nbformat.NotebookNode, path: Path) -> None:
 
 def split(nb: nbformat.NotebookNode, lang: str, name: str) -> nbformat.NotebookNode:
     """The notebook in one language: shared cells and that language's markdown, no outputs."""
+    import nbformat
+
     out = nbformat.v4.new_notebook()
     out.metadata = {"kernelspec": dict(KERNELSPEC), "language_info": {"name": "python"},
                     "labs": {"source": f"src/{name}.py", "lang": lang}}
@@ -172,12 +175,16 @@ def _load_state(directory: Path) -> dict[str, str]:
 
 
 def _write(nb: nbformat.NotebookNode, path: Path) -> None:
+    import nbformat
+
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
     os.replace(tmp, path)
 
 
 def build_one(source: Path, lang: str, out: Path = NOTEBOOKS) -> Built:
+    import nbformat
+
     name = source.stem
     directory = out / lang
     directory.mkdir(parents=True, exist_ok=True)
