@@ -240,7 +240,12 @@ class DataPlane:
         if base == "bash" and not image.bash:
             return None
         if "/" in argv0:
-            return argv0 if os.path.exists(argv0) else None
+            here = "/" if self.sandboxes.mode == "namespaces" else str(box.root)
+            if argv0.startswith("/tmp/") or argv0.startswith("/root/"):
+                seen = str(box.root / argv0.lstrip("/"))   # the pod's own /tmp and /root
+            else:
+                seen = os.path.join(here, argv0)
+            return argv0 if os.path.exists(seen) else None
         return shutil.which(argv0, path=STD_PATH)
 
     async def _exec(self, ch: Channels, pod: dict[str, Any], container: dict[str, Any],

@@ -185,3 +185,10 @@ def test_deleting_the_pod_ends_its_exec_session(cluster: Cluster) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_exec_a_script_from_the_pods_own_tmp(cluster: Cluster) -> None:
+    cluster.sh("printf '#!/bin/sh\\necho ran-$HOSTNAME\\n' > /tmp/s.sh; chmod +x /tmp/s.sh")
+    assert cluster.kubectl("exec", "nginx01", "--", "/tmp/s.sh").stdout == "ran-nginx01\n"
+    done = cluster.kubectl("exec", "tools", "--", "/tmp/s.sh", check=False)
+    assert 'exec: "/tmp/s.sh": stat /tmp/s.sh: no such file or directory' in done.stderr
