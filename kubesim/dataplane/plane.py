@@ -27,10 +27,11 @@ from .attach import (
     logs,
     nginx_startup,
 )
+from .containers import Request, respond
 from .envvars import container_env, service_env, visible_services
 from .hostports import HostPorts
 from .images import NETWORK_TOOLS, STD_PATH, profile
-from .network import PODS, SVCS, Network, Source
+from .network import PODS, SVCS, Network, Source, bridge_ip
 from .sandbox import PodBox, Sandboxes, hosts_file, resolv_conf
 from .streams import Channels, exit_status, internal_error, pump_process, success, upgrade
 from .tools import TOOLS
@@ -130,6 +131,34 @@ class DataPlane:
         if box is not None:
             self.tokens.pop(box.token, None)
             self.sandboxes.remove(box)
+
+    def probe_ready(self, pod: dict[str, Any]) -> bool:
+        """Would the pod's readiness probes succeed against what its containers serve?
+        (httpGet: a 2xx/3xx answer; tcpSocket: something listens; exec: yes.) A hook for the
+        simulated kubelet: a probe on a port nothing listens on keeps the pod NotReady."""
+        st = pod.get("status") or {}
+        for c in (pod.get("spec") or {}).get("containers") or []:
+            rp = c.get("readinessProbe") or {}
+            action = rp.get("httpGet") or rp.get("tcpSocket")
+            if not action:
+                continue
+            port = action.get("port")
+            if isinstance(port, str) and not port.isdigit():
+                port = next((p.get("containerPort") for p in c.get("ports") or []
+                             if p.get("name") == port), None)
+            if port is None:
+                return False
+            lis = self.net.listener(pod, int(port))
+            if lis is None:
+                return False
+            if rp.get("httpGet"):
+                node = (pod.get("spec") or {}).get("nodeName", "")
+                req = Request("GET", action.get("path") or "/", f"{st.get('podIP', '')}:{port}",
+                              [("User-Agent", "kube-probe/1.37")])
+                if not 200 <= respond(lis, req, bridge_ip(node), st.get("podIP", "")).status \
+                        < 400:
+                    return False
+        return True
 
     def _service_env(self, pod: dict[str, Any]) -> list[tuple[str, str]]:
         uid = pod["metadata"].get("uid", "")

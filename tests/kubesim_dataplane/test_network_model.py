@@ -121,3 +121,17 @@ def test_unmatched_ports_and_addresses(net: Network) -> None:
     assert net.route(client, "10.244.2.2", 8080).kind == "refused"   # pod, port not listened
     assert net.route(client, "127.0.0.1", 80).kind == "ok"       # its own nginx
     assert net.route(client, "127.0.0.1", 81).kind == "refused"
+
+
+def test_readiness_probe_hook(net: Network) -> None:
+    from kubesim.dataplane.plane import DataPlane
+    plane = DataPlane.__new__(DataPlane)
+    plane.net = net
+    pod = web_pod("probed", "10.244.1.7", W1)
+    pod["spec"]["containers"][0]["ports"] = [{"name": "http", "containerPort": 80}]
+    pod["spec"]["containers"][0]["readinessProbe"] = {"httpGet": {"path": "/", "port": "http"}}
+    assert plane.probe_ready(pod)
+    pod["spec"]["containers"][0]["readinessProbe"] = {"httpGet": {"path": "/x", "port": 80}}
+    assert not plane.probe_ready(pod)             # nginx answers 404 there
+    pod["spec"]["containers"][0]["readinessProbe"] = {"tcpSocket": {"port": 8080}}
+    assert not plane.probe_ready(pod)             # nothing listens on 8080
