@@ -34,6 +34,7 @@ def label_selector(expr: str | None) -> Matcher | None:
     if not expr:
         return None
     reqs: list[Callable[[dict[str, str]], bool]] = []
+    equal: list[tuple[str, str]] = []
     for part in _split_top(expr):
         m = _SET.match(part)
         if m:
@@ -49,6 +50,7 @@ def label_selector(expr: str | None) -> Matcher | None:
         elif "==" in part or "=" in part:
             k, v = (s.strip() for s in re.split("==?", part, maxsplit=1))
             reqs.append(lambda lb, k=k, v=v: lb.get(k) == v)
+            equal.append((k, v))
         elif part.startswith("!"):
             k = part[1:].strip()
             reqs.append(lambda lb, k=k: k not in lb)
@@ -58,8 +60,12 @@ def label_selector(expr: str | None) -> Matcher | None:
             raise errors.bad_request(f"unable to parse requirement: invalid label selector {part!r}")
 
     def match(obj: dict[str, Any]) -> bool:
-        labels = obj.get("metadata", {}).get("labels") or {}
-        return all(r(labels) for r in reqs)
+        labels = obj["metadata"].get("labels") or {}
+        for r in reqs:
+            if not r(labels):
+                return False
+        return True
+    match.equalities = equal  # type: ignore[attr-defined]  # lets the store use its index
     return match
 
 

@@ -289,7 +289,12 @@ class Server:
         fm = field_selector(request.query.get("fieldSelector"))
         if lm is None and fm is None:
             return self.store.list(res, ns)
-        items = self.store.in_namespace(res, ns) if ns else list(self.store.objects[res].values())
+        items = None
+        if lm is not None and ns:
+            items = self.store.candidates(res, ns, getattr(lm, "equalities", []))
+        if items is None:
+            items = self.store.in_namespace(res, ns) if ns else \
+                list(self.store.objects[res].values())
         if lm:
             items = [o for o in items if lm(o)]
         if fm:

@@ -70,6 +70,8 @@ class Store:
         self.db: sqlite3.Connection | None = None
         self._commit_pending = False
         self._encoded: dict[tuple[str, str, str], tuple[str, bytes]] = {}
+        # (resource, namespace, label, value) -> names: equality label selectors use it
+        self.labels: dict[tuple[Resource, str, str, str], set[str]] = {}
         if path is not None:
             self._open(path)
 
@@ -141,6 +143,24 @@ class Store:
             return [byname[n] for n in sorted(byname)]
         return [self.objects[res][k] for k in sorted(self.objects[res])]
 
+    def _label_index(self, res: Resource, ns: str, name: str, old: dict[str, Any] | None,
+                     new: dict[str, Any] | None) -> None:
+        if old is not None:
+            for k, v in (old["metadata"].get("labels") or {}).items():
+                self.labels.get((res, ns, k, v), set()).discard(name)
+        if new is not None:
+            for k, v in (new["metadata"].get("labels") or {}).items():
+                self.labels.setdefault((res, ns, k, v), set()).add(name)
+
+    def candidates(self, res: Resource, namespace: str,
+                   equalities: list[tuple[str, str]]) -> list[dict[str, Any]] | None:
+        """Objects that may match label equalities (None: no index applies)."""
+        if not equalities or not namespace:
+            return None
+        sets = [self.labels.get((res, namespace, k, v), set()) for k, v in equalities]
+        byname = self.by_ns[res].get(namespace, {})
+        return [byname[n] for n in min(sets, key=len) if n in byname]
+
     def in_namespace(self, res: Resource, namespace: str) -> list[dict[str, Any]]:
         """Unsorted, for controllers."""
         return list(self.by_ns[res].get(namespace, {}).values())
@@ -194,6 +214,7 @@ class Store:
         md["resourceVersion"] = self._next_rv()
         self.objects[res][k] = obj
         self.by_ns[res].setdefault(ns, {})[md["name"]] = obj
+        self._label_index(res, ns, md["name"], None, obj)
         self._persist(res, ns, md["name"], obj)
         self._emit(Change(self.rv, "ADDED", res, obj, None))
         return obj
@@ -213,6 +234,7 @@ class Store:
         md["resourceVersion"] = self._next_rv()
         self.objects[res][k] = obj
         self.by_ns[res].setdefault(ns, {})[md["name"]] = obj
+        self._label_index(res, ns, md["name"], old, obj)
         self._persist(res, ns, md["name"], obj)
         self._emit(Change(self.rv, "MODIFIED", res, obj, old))
         return obj
@@ -223,6 +245,7 @@ class Store:
         if old is None:
             raise errors.not_found(res.group, res.plural, name)
         self.by_ns[res].get(ns, {}).pop(name, None)
+        self._label_index(res, ns, name, old, None)
         self._encoded.pop((res.plural, ns, name), None)
         gone = dict(old)
         gone["metadata"] = dict(old["metadata"], resourceVersion=self._next_rv())
