@@ -29,14 +29,16 @@ _TEXT = {
            "terminating": "terminating", "none": "no endpoints: nothing to send traffic to",
            "answers": "{n} requests to {url}", "failed": "no answer", "batch": "batch",
            "deleted": "deleted {pod}", "nopods": "no pods", "service": "Service",
-           "waiting": "waiting"},
+           "waiting": "waiting", "hints": "{n} hint(s): press the button to see one at a time",
+           "npods": "{n} pod(s)", "per_batch": "pods that answered (name suffix × answers)"},
     "ko": {"again": "다시 채점", "hint": "힌트 보기", "hint_n": "힌트 {n}/{total} 보기",
            "no_more": "더 이상 힌트가 없습니다", "stop": "감시 중지", "stopped": "중지됨",
            "live": "실시간 (watch)", "ready": "준비됨", "not_ready": "준비 안 됨",
            "terminating": "종료 중", "none": "엔드포인트 없음: 트래픽을 보낼 파드가 없습니다",
            "answers": "{url} 로 보낸 요청 {n}개", "failed": "응답 없음", "batch": "묶음",
            "deleted": "{pod} 삭제", "nopods": "파드 없음", "service": "서비스",
-           "waiting": "대기 중"},
+           "waiting": "대기 중", "hints": "힌트 {n}개: 버튼을 누를 때마다 하나씩 보인다",
+           "npods": "파드 {n}개", "per_batch": "응답한 파드 (이름 끝부분 × 응답 수)"},
 }
 
 
@@ -156,8 +158,8 @@ def hints(*, en: Sequence[str], ko: Sequence[str]) -> None:
             button.description = _t("hint_n", n=count[0] + 1, total=len(texts))
 
     button.on_click(reveal)
-    _show(w.VBox([button, shown_html]), f"{len(texts)} hint(s): press the button to see one",
-          f"<p>{len(texts)} hint(s) (run the notebook to reveal them one at a time)</p>")
+    _show(w.VBox([button, shown_html]), _t("hints", n=len(texts)),
+          f"<p>{html.escape(_t('hints', n=len(texts)))}</p>")
 
 
 # -- live tables from watches ------------------------------------------------------------------------------
@@ -337,7 +339,7 @@ def pods_table(namespace: str, selector: str = "", *, show: bool = True) -> Live
                 st.get("phase", "?")
             out.append([name, st.get("podIP") or "-", p.get("spec", {}).get("nodeName") or "-",
                         f"{phase}{' / ' + _t('ready') if pod_ready(p) else ''}", _age(p)])
-        summary = f"{len(out)} pod(s)" + (f" ({selector})" if selector else "")
+        summary = _t("npods", n=len(out)) + (f" ({selector})" if selector else "")
         return ["NAME", "IP", "NODE", "STATUS", "AGE"], out, summary if out else _t("nopods")
 
     query = {"labelSelector": selector} if selector else {}
@@ -550,8 +552,8 @@ def requests_while_deleting(lab: Any, url: str, *, batches: int = 8, per_batch: 
         counts = answers(batch)
         rows.append([f"{_t('batch')} {b + 1}",
                      ", ".join(f"{p.rsplit('-', 1)[-1]}×{n}" for p, n in sorted(counts.items()))])
-    body = _table(["", "pods (name suffix × answers)"], rows)
-    _show(w.HTML(body), _text_table(["", "answers"], rows), body)
+    body = _table(["", _t("per_batch")], rows)
+    _show(w.HTML(body), _text_table(["", _t("per_batch")], rows), body)
 
 
 # -- the traffic path with this cluster's addresses --------------------------------------------------------

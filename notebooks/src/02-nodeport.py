@@ -77,7 +77,7 @@ lab = nb.fresh("nodeport")
 #
 # ```mermaid
 # flowchart LR
-#   user(["client outside the cluster"]) --> n1["kubesim-control-plane / any node<br/>NODE_IP:31001"]
+#   user(["client outside the cluster"]) --> n1["control-plane node<br/>NODE_IP:31001"]
 #   user --> n2["worker node<br/>NODE_IP:31001"]
 #   inside(["nginx01 in the cluster"]) --> svc
 #   n1 --> svc["Service web-service-nodeport<br/>CLUSTER-IP:80"]
@@ -142,14 +142,16 @@ lw.wait_endpoints("lab-nodeport", "web-service-nodeport", 3)
 
 # %% [markdown] lang="en"
 # `PORT(S)` reads `80:31001/TCP`: the Service's port 80 is reachable on port 31001 of every node.
-# `kubectl get pod -o wide` shows on which nodes the pods run.
+# The endpoints are the three pods, and `kubectl get pod -o wide` shows on which nodes they run.
 
 # %% [markdown] lang="ko"
 # `PORT(S)` 항목이 `80:31001/TCP`로 표시된다. 서비스의 80번 포트가 모든 노드의 31001번 포트와
-# 매핑되었다는 뜻이다. `kubectl get pod -o wide`로 파드가 어느 노드에 배치되었는지 확인한다.
+# 매핑되었다는 뜻이다. 엔드포인트에는 파드 3개가 등록되어 있고, `kubectl get pod -o wide`로 파드가
+# 어느 노드에 배치되었는지 확인한다.
 
 # %%
 # !kubectl get all -n lab-nodeport
+# !kubectl get endpoints -n lab-nodeport web-service-nodeport
 # !kubectl get pod -n lab-nodeport -o wide
 # !kubectl get nodes -o wide
 
