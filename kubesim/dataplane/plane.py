@@ -57,14 +57,19 @@ class DataPlane:
         self.pod_sessions: dict[str, set[asyncio.Task[Any]]] = {}
         self.server_logs: dict[tuple[str, str], ServerLog] = {}
         self.net.on_access = self._on_access
+        self.broken = ""
 
     # ---- lifecycle ----
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self.sandboxes.shim = await loop.run_in_executor(
-            None, build_shim, self.sandboxes.root / "shim")
-        await loop.run_in_executor(None, self.sandboxes.detect)
-        await self.tools.start()
+        try:
+            self.sandboxes.shim = await loop.run_in_executor(
+                None, build_shim, self.sandboxes.root / "shim")
+            await loop.run_in_executor(None, self.sandboxes.detect)
+            await self.tools.start()
+        except Exception as e:  # noqa: BLE001 - the API server must still come up
+            log.exception("the data plane could not start; exec will answer with the reason")
+            self.broken = f"{type(e).__name__}: {e}"
         if self.host_ports is not None:
             self.store.listeners.append(self.host_ports.on_change)
             await self.host_ports.sync()
@@ -213,6 +218,9 @@ class DataPlane:
     async def handle(self, request: web.Request, ns: str, name: str,
                      sub: str) -> web.StreamResponse:
         pod = self.store.get(PODS, ns, name)
+        if self.broken:
+            raise errors.internal(f"the embedded cluster's data plane did not start "
+                                  f"({self.broken}); see server.log in the state directory")
         q = request.query
         containers = pod["spec"].get("containers") or []
         cname = q.get("container") or (containers[0]["name"] if containers else "")

@@ -188,7 +188,9 @@ class Sandboxes:
                 f.write(f"0 {gid} 1")
             _check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
             for src, dst in mounts:
-                _check(libc.mount(src, dst, None, MS_BIND, None), f"bind {dst.decode()}")
+                rc = libc.mount(src, dst, None, MS_BIND, None)
+                if dst in (b"/tmp", SHIM_DIR_IN_POD.encode()):   # the rest is best effort
+                    _check(rc, f"bind {dst.decode()}")
             _check(libc.sethostname(host, len(host)), "sethostname")
             os.chdir("/")
 
@@ -205,6 +207,7 @@ class Sandboxes:
         for d in (probe.bin, probe.tmp, probe.etc, probe.root / "root"):
             d.mkdir(parents=True, exist_ok=True)
         (probe.etc / "hostname").write_text("probe\n")
+        (probe.etc / "resolv.conf").write_text(resolv_conf("probe"))
         if self.drop_to is not None:
             for d in (probe.root, probe.bin, probe.tmp, probe.etc, probe.root / "root"):
                 os.chown(d, self.drop_to, self.drop_to)
