@@ -337,13 +337,14 @@ async def _one(net: Network, tool: Tool, o: Opts, url: str, show_err: bool, firs
             code = 7
             msg = f"Failed to connect to {t.host} port {t.port} after {ms} ms: Could not connect to server"
             v(f"* {msg}\n* closing connection #0\n")
-        elif ex.outcome == "unreachable":
+        elif ex.outcome in ("unreachable", "drop"):   # the kernel gave up: EHOSTUNREACH/ETIMEDOUT
+            why = "No route to host" if ex.outcome == "unreachable" else "Connection timed out"
             v(f"* connect to {ex.ip} port {t.port} from {tool.pod.ip} port {ex.local_port} "
-              f"failed: No route to host\n")
+              f"failed: {why}\n")
             code = 7
             msg = f"Failed to connect to {t.host} port {t.port} after {ms} ms: Could not connect to server"
             v(f"* {msg}\n* closing connection #0\n")
-        elif ex.outcome == "timeout" or ex.outcome == "drop":
+        elif ex.outcome == "timeout":
             code = 28
             if o.max_time and (not o.connect_timeout or o.max_time <= o.connect_timeout):
                 msg = f"Connection timed out after {ms} milliseconds"
