@@ -437,7 +437,7 @@ class Controllers:
             in_use = {ip for ip, _ in self.on_node.get(node, {}).values() if ip}
             ip = self.net.allocate(node, in_use)
             probe = has_readiness_probe(pod)
-            ready = not probe or probe_delay(pod, self.timing) <= 0
+            ready = not probe  # a probed container is ready after its first passing probe
             new = dict(pod, status=running_status(pod, ip, ready))
             self.reg.update(PODS, key[0], key[1], new, subresource="status", check_rv=False)
             for c in pod["spec"]["containers"]:
@@ -450,14 +450,28 @@ class Controllers:
                 self.later(probe_delay(pod, self.timing), "kubelet", key)
             return
         if st.get("phase") == "Running":
-            # containers become ready once the probe delay has passed; readiness gates are
-            # re-checked on every change of the pod (someone patches their conditions)
+            # probed containers become ready once the probe delay has passed and the probe
+            # passes (the runtime answers it when it can: the data plane knows what listens);
+            # readiness gates are re-checked on every change of the pod
             cs = statuses[0].get("state", {}).get("running", {}).get("startedAt")
             wait = probe_delay(pod, self.timing) - (time.time() - _parse(cs))
             if wait > 0:
                 self.later(wait, "kubelet", key)
                 return
-            new = dict(pod, status=running_status(pod, st["podIP"], True))
+            containers_ready = True
+            if has_readiness_probe(pod) and key[0] != "kube-system":
+                # kube-system pods (CoreDNS) stand for components the data plane models
+                # itself; their probes are taken as passing
+                check = getattr(self.runtime, "probe_ready", None)
+                containers_ready = bool(check(pod)) if check is not None else True
+                periods = [float((c.get("readinessProbe") or {}).get("periodSeconds", 10))
+                           for c in pod["spec"]["containers"] if c.get("readinessProbe")]
+                self.later(min(min(periods), 2.0), "kubelet", key)  # probes keep running
+                if not containers_ready:
+                    self.event(pod, "Warning", "Unhealthy",
+                               "Readiness probe failed: nothing answers the probe on the "
+                               "container's port", "kubelet", node)
+            new = dict(pod, status=running_status(pod, st["podIP"], containers_ready))
             if new["status"] != st:
                 self.reg.update(PODS, key[0], key[1], new, subresource="status", check_rv=False)
 

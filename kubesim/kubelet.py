@@ -35,6 +35,9 @@ class Timing:
 
 
 class ContainerRuntime(Protocol):
+    """What the kubelet tells the data plane. It may also offer ``probe_ready(pod) -> bool``
+    (would the readiness probes pass?); without it, probed containers become ready."""
+
     def started(self, pod: dict[str, Any]) -> None: ...
     def stopped(self, pod: dict[str, Any]) -> None: ...
 

@@ -242,3 +242,30 @@ def test_unknown_fields_warn_by_default(sim: Sim, ns: str) -> None:
         "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "dta": {"a": "b"}})
     assert code == 201
     assert headers["Warning"] == '299 - "unknown field \\"dta\\""'
+
+
+def test_readiness_probe_on_a_port_nothing_serves(sim: Sim, api: Any, ns: str) -> None:
+    """The kubelet asks the data plane whether a probe would pass: nginx serves port 80, so a
+    probe on 8080 keeps the pod NotReady and out of the Service's endpoints."""
+    core = client.CoreV1Api(api)
+    core.create_namespaced_service(ns, {"metadata": {"name": "web"}, "spec": {
+        "selector": {"app": "web"}, "ports": [{"port": 80}]}})
+    for name, port in (("good", 80), ("bad", 8080)):
+        core.create_namespaced_pod(ns, {"metadata": {"name": name, "labels": {"app": "web"}},
+                                        "spec": {"containers": [{
+                                            "name": "nginx", "image": "nginx:1.29",
+                                            "readinessProbe": {"httpGet": {"path": "/",
+                                                                           "port": port}}}]}})
+
+    def unhealthy() -> Any:
+        evs = core.list_namespaced_event(ns, field_selector="involvedObject.name=bad").items
+        return [e for e in evs if e.reason == "Unhealthy"]
+    [ev] = wait_until("an Unhealthy event for the bad pod", unhealthy)
+    assert ev.type == "Warning" and ev.message.startswith("Readiness probe failed")
+    ep = wait_until("one ready endpoint", lambda: (lambda e: e if e.subsets and len(
+        e.subsets[0].addresses or []) == 1 and e.subsets[0].not_ready_addresses else None)(
+        core.read_namespaced_endpoints("web", ns)))
+    assert ep.subsets[0].addresses[0].target_ref.name == "good"
+    assert ep.subsets[0].not_ready_addresses[0].target_ref.name == "bad"
+    out = sim.kubectl("-n", ns, "get", "pod", "bad", "--no-headers").stdout.split()
+    assert out[1:3] == ["0/1", "Running"]
