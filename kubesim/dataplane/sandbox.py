@@ -69,8 +69,11 @@ def _check(rc: int, what: str) -> None:
 
 class Sandboxes:
     def __init__(self, root: Path | None = None) -> None:
+        if root is None:
+            _remove_stale(Path(tempfile.gettempdir()))
         self.root = Path(root or tempfile.mkdtemp(prefix="kubesim-pods-"))
         self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / "pid").write_text(str(os.getpid()))
         os.chmod(self.root, 0o711)
         self.drop_to = NOBODY if os.geteuid() == 0 else None
         self.mode = "plain"
@@ -234,3 +237,17 @@ def hosts_file(ip: str, name: str, hostname: str) -> str:
     return ("# Kubernetes-managed hosts file.\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost "
             "ip6-loopback\nfe00::0\tip6-localnet\nfe00::0\tip6-mcastprefix\nfe00::1\tip6-allnodes\n"
             f"fe00::2\tip6-allrouters\n{ip}\t{hostname}\n")
+
+
+def _remove_stale(tmp: Path) -> None:
+    """Pod directories left by a kubesim that did not stop cleanly (its pid is gone)."""
+    for d in tmp.glob("kubesim-pods-*"):
+        try:
+            if d.stat().st_uid != os.geteuid():
+                continue
+            pid = int((d / "pid").read_text())
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(d, ignore_errors=True)
+        except (OSError, ValueError, KeyError):
+            continue
