@@ -376,6 +376,28 @@ def answers_chart(results: Sequence[Any], *, title: str | None = None) -> None:
     _show(w.HTML(body), f"{title}\n" + "\n".join(rows_text), body)
 
 
+def host_chart(url: str, count: int = 10) -> None:
+    """Requests from this machine (the "browser on the host"), when the cluster maps its NodePorts
+    to 127.0.0.1 (kind and the embedded cluster do; a cluster of your own may not)."""
+    from . import probing, session
+
+    backend = session.cluster()
+    if not backend.host_ports:
+        name = backend.name
+        print({"en": f"This cluster (LAB_CLUSTER={name}) does not map NodePorts to 127.0.0.1 "
+                     "of this machine: use a node's address from inside the cluster (above).",
+               "ko": f"이 클러스터(LAB_CLUSTER={name})는 NodePort를 이 컴퓨터의 127.0.0.1로 "
+                     "연결하지 않는다. 위의 셀처럼 클러스터 내부에서 노드 주소로 접근한다."}[_lang()])
+        return
+    answers_chart(probing.http_from_host(url, count))
+
+
+def _lang() -> str:
+    from .notebooks import here_lang
+
+    return here_lang()
+
+
 # -- ports -------------------------------------------------------------------------------------------------
 def port_rows(svc: dict[str, Any], pods: Sequence[dict[str, Any]] = ()) -> list[dict[str, str]]:
     """Each Service port: port, targetPort, nodePort, and the container port it reaches."""
@@ -526,7 +548,7 @@ def wait_endpoints(namespace: str, service: str, count: int, timeout: float = 60
 
 
 # -- requests while a pod goes away -------------------------------------------------------------------------
-def requests_while_deleting(lab: Any, url: str, *, batches: int = 8, per_batch: int = 5,
+def requests_while_deleting(lab: Any, url: str, *, batches: int = 6, per_batch: int = 5,
                             delete_after: int = 2, selector: str = "app.kubernetes.io/name=web-deploy"
                             ) -> None:
     """Send ``batches`` x ``per_batch`` requests from the client pod; delete one web pod after
@@ -537,20 +559,24 @@ def requests_while_deleting(lab: Any, url: str, *, batches: int = 8, per_batch: 
 
     the_lab = session.lab(lab)
     ns, kube = the_lab.namespace, session.connect()
-    rows, results, deleted = [], [], ""
-    for b in range(batches):
+    rows: list[list[str]] = []
+    before: set[str] = set()
+    seen_new, deadline, b = False, 0.0, 0
+    # keep going after the planned batches until the replacement pod has answered (30 s at most)
+    while b < batches or (before and not seen_new and time.monotonic() < deadline):
         if b == delete_after:
             pods = sorted(p["metadata"]["name"] for p in kube.list(
                 f"/api/v1/namespaces/{ns}/pods", labelSelector=selector)
                 if not p["metadata"].get("deletionTimestamp"))
             if pods:
-                deleted = pods[0]
-                kube.request("DELETE", f"/api/v1/namespaces/{ns}/pods/{deleted}")
-                rows.append(["", _t("deleted", pod=deleted)])
-        batch = session.probe(the_lab, url, per_batch)
-        results.append(batch)
-        counts = answers(batch)
-        rows.append([f"{_t('batch')} {b + 1}",
+                before = set(pods)
+                kube.request("DELETE", f"/api/v1/namespaces/{ns}/pods/{pods[0]}")
+                rows.append(["", _t("deleted", pod=pods[0])])
+                deadline = time.monotonic() + 30
+        counts = answers(session.probe(the_lab, url, per_batch))
+        seen_new = seen_new or any(p not in before and p != _t("failed") for p in counts)
+        b += 1
+        rows.append([f"{_t('batch')} {b}",
                      ", ".join(f"{p.rsplit('-', 1)[-1]}×{n}" for p, n in sorted(counts.items()))])
     body = _table(["", _t("per_batch")], rows)
     _show(w.HTML(body), _text_table(["", _t("per_batch")], rows), body)

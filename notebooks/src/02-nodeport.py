@@ -211,6 +211,9 @@ lw.answers_chart(results)
 # 여기서 보내는 curl이 원본 글의 "호스트 PC 브라우저" 역할을 한다(클러스터가 지원하면 채점에도
 # 포함된다).
 
+# %%
+lw.host_chart("http://127.0.0.1:31001/", 10)
+
 # %% [markdown] lang="en"
 # ## 5. Break it
 #

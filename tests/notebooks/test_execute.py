@@ -150,7 +150,7 @@ def test_notebook_runs_headless_twice(project: Path, name: str, lang: str) -> No
      "fix: run the cells of section 1 first (or Run > Run All Cells)"),
     ("ko", "fix: 3번 섹션의 셀을 먼저 실행하세요 (또는 Run > Run All Cells)",
      "fix: 1번 섹션의 셀을 먼저 실행하세요 (또는 Run > Run All Cells)"),
-])
+], ids=["en", "ko"])
 def test_a_cell_run_out_of_order_says_what_to_run_first(project: Path, lang: str, first_run: str,
                                                         fix: str) -> None:
     from nbclient.exceptions import CellExecutionError
