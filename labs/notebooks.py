@@ -54,7 +54,7 @@ def sources(names: Iterable[str] = ()) -> list[Path]:
     wanted = list(names)
     if not wanted:
         return found
-    picked = []
+    picked: list[Path] = []
     for name in wanted:
         stem = Path(name).stem
         match = [p for p in found if p.stem == stem or p.stem.split("-", 1)[-1] == stem]

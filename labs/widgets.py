@@ -463,7 +463,7 @@ def port_explorer(namespace: str, service: str | None = None) -> None:
         return f"{head}\n{_text_table(header, cells)}", body
 
     names = sorted(services)
-    first = service if service in services else names[0]
+    first = service if service is not None and service in services else names[0]
     text, body = render(first)
     view = w.HTML(body)
     pick = w.Dropdown(options=names, value=first, description=_t("service"))
