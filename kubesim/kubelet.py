@@ -92,6 +92,13 @@ def gates_pass(pod: dict[str, Any]) -> bool:
 def running_status(pod: dict[str, Any], ip: str, containers_ready: bool) -> dict[str, Any]:
     ts = now()
     st = copy.deepcopy(pod.get("status") or {})
+    # what the container runtime (the data plane) recorded: restarts, a terminated process or
+    # CrashLoopBackOff stay as they are
+    prev = {cs.get("name"): cs for cs in st.get("containerStatuses") or []}
+    kept = {n: cs["state"] for n, cs in prev.items() if "terminated" in (cs.get("state") or {})
+            or ((cs.get("state") or {}).get("waiting") or {}).get("reason") == "CrashLoopBackOff"}
+    if kept:
+        containers_ready = False
     extra = [c for c in st.get("conditions") or [] if c.get("type") not in KUBELET_CONDITIONS]
     ready = containers_ready and gates_pass(pod)
     started = st.get("containerStatuses") and (st["containerStatuses"][0].get("state") or {}).get(
@@ -122,8 +129,13 @@ def running_status(pod: dict[str, Any], ip: str, containers_ready: bool) -> dict
             "name": c["name"], "image": _image_ref(c.get("image", "")),
             "imageID": f"{_image_ref(c.get('image', ''))}@sha256:" + "0" * 64,
             "containerID": "kubesim://" + pod["metadata"]["uid"].replace("-", "")[:16] + c["name"],
-            "ready": containers_ready, "restartCount": 0, "started": True,
-            "state": {"running": {"startedAt": started}}, "lastState": {},
+            "ready": containers_ready and c["name"] not in kept,
+            "restartCount": (prev.get(c["name"]) or {}).get("restartCount", 0),
+            "started": c["name"] not in kept,
+            "state": kept.get(c["name"]) or {"running": {"startedAt": (
+                ((prev.get(c["name"]) or {}).get("state") or {}).get("running") or {}).get(
+                "startedAt") or started}},
+            "lastState": (prev.get(c["name"]) or {}).get("lastState") or {},
         } for c in pod["spec"]["containers"]],
     })
     return st

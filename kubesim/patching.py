@@ -322,3 +322,80 @@ def _remove_dropped(obj: Any, old: dict[str, Any], new: dict[str, Any], model: s
                         val.pop(kk[2:], None)
             else:
                 _remove_dropped(val, sub, new[fk], typ if typ in schema.TYPES else None)
+
+
+# ---- field ownership (managedFields) ----
+# A field path is a tuple of fieldsV1 keys: ("f:spec", "f:ports", 'k:{"port":80,...}', "f:name").
+
+SKIP_META = {"f:name", "f:namespace", "f:uid", "f:resourceVersion", "f:creationTimestamp",
+             "f:generation", "f:managedFields", "f:deletionTimestamp",
+             "f:deletionGracePeriodSeconds", "f:selfLink"}
+
+
+def leaves(obj: Any, model: str | None, top: bool = True) -> dict[tuple[str, ...], Any]:
+    """Every leaf field of an object (status left out) with its value."""
+    out: dict[tuple[str, ...], Any] = {}
+    if not isinstance(obj, dict):
+        return out
+    for k, v in obj.items():
+        fk = f"f:{k}"
+        if top and k in ("apiVersion", "kind", "status"):
+            continue
+        if model == "V1ObjectMeta" and fk in SKIP_META:
+            continue
+        typ = schema.field_type(model, k)
+        if isinstance(v, dict) and v:
+            sub = typ if typ in schema.TYPES else None
+            for p, x in leaves(v, sub, False).items():
+                out[(fk,) + p] = x
+            continue
+        if isinstance(v, list) and typ is not None:
+            item = schema.list_item(typ)
+            keys = _keys_for(item)
+            if keys and all(isinstance(x, dict) for x in v):
+                for x in v:
+                    ik = _item_key(x, keys)
+                    out[(fk, ik)] = None  # the item itself (".")
+                    for p, y in leaves(x, item, False).items():
+                        out[(fk, ik) + p] = y
+                continue
+        out[(fk,)] = v
+    return out
+
+
+def to_fields(paths: set[tuple[str, ...]]) -> dict[str, Any]:
+    root: dict[str, Any] = {}
+    for p in sorted(paths):
+        cur = root
+        for part in p:
+            cur = cur.setdefault(part, {})
+            if part.startswith("k:"):
+                cur.setdefault(".", {})
+    return root
+
+
+def from_fields(fields: dict[str, Any] | None, prefix: tuple[str, ...] = ()) -> set[
+        tuple[str, ...]]:
+    out: set[tuple[str, ...]] = set()
+    for k, v in (fields or {}).items():
+        if k == ".":
+            out.add(prefix)
+            continue
+        p = prefix + (k,)
+        if not v or set(v) == {"."}:
+            out.add(p)
+        else:
+            out |= from_fields(v, p)
+    return out
+
+
+def path_text(p: tuple[str, ...]) -> str:
+    """`.spec.replicas`, `.spec.ports[port=80,protocol="TCP"]` as conflict messages print them."""
+    out = ""
+    for part in p:
+        if part.startswith("f:"):
+            out += "." + part[2:]
+        elif part.startswith("k:"):
+            keys = json.loads(part[2:])
+            out += "[" + ",".join(f"{k}={json.dumps(v)}" for k, v in keys.items()) + "]"
+    return out

@@ -96,13 +96,34 @@ class Registry:
                                                  "field": "metadata.namespace"}]})
 
     def _managed(self, obj: dict[str, Any], manager: str | None, operation: str,
-                 fields: dict[str, Any] | None = None, subresource: str = "") -> None:
+                 fields: dict[str, Any] | None = None, subresource: str = "",
+                 old: dict[str, Any] | None = None, res: Resource | None = None) -> None:
+        """Record who owns which fields. An Update takes the fields it changed from everyone
+        else; an Apply owns the fields of its configuration (conflicts were checked before)."""
         if not manager:
             return
         md = obj["metadata"]
-        entries = [e for e in md.get("managedFields") or []
+        entries = [dict(e) for e in md.get("managedFields") or []]
+        if operation == "Update" and res is not None and subresource != "status":
+            now_leaves = patching.leaves(obj, res.model)
+            old_leaves = patching.leaves(old, res.model) if old is not None else {}
+            changed = {p for p, v in now_leaves.items()
+                       if p not in old_leaves or old_leaves[p] != v}
+            for e in entries:
+                if e.get("manager") != manager or e.get("operation") != "Update" or \
+                        e.get("subresource", "") != subresource:
+                    left = patching.from_fields(e.get("fieldsV1")) - changed
+                    e["fieldsV1"] = patching.to_fields(left)
+            mine = next((e for e in entries if e.get("manager") == manager and
+                         e.get("operation") == "Update" and
+                         e.get("subresource", "") == subresource), None)
+            owned = patching.from_fields(mine.get("fieldsV1")) if mine else set()
+            fields = patching.to_fields((owned | changed) & set(now_leaves))
+        entries = [e for e in entries
                    if not (e.get("manager") == manager and e.get("operation") == operation
-                           and e.get("subresource", "") == subresource)]
+                           and e.get("subresource", "") == subresource)
+                   and (e.get("fieldsV1") or e.get("operation") != "Update" or
+                        e.get("subresource"))]
         entry: dict[str, Any] = {"manager": manager, "operation": operation,
                                  "apiVersion": obj.get("apiVersion"), "time": now(),
                                  "fieldsType": "FieldsV1"}
@@ -110,8 +131,63 @@ class Registry:
             entry["fieldsV1"] = fields
         if subresource:
             entry["subresource"] = subresource
-        entries.append(entry)
+        if fields or operation == "Apply" or subresource:
+            entries.append(entry)
         md["managedFields"] = entries
+
+    def apply_conflicts(self, res: Resource, live: dict[str, Any], config: dict[str, Any],
+                        manager: str, force: bool) -> None:
+        """Server-side apply: a field another manager owns, set here to a different value, is
+        a conflict (409) unless forced; forcing takes the field from them."""
+        cfg = patching.leaves(config, res.model)
+        cur = patching.leaves(live, res.model)
+        conflicts: list[tuple[str, str, tuple[str, ...]]] = []
+        entries = live["metadata"].get("managedFields") or []
+        for e in entries:
+            if (e.get("manager") == manager and e.get("operation") == "Apply") or \
+                    e.get("subresource") == "status":
+                continue
+            who = f'"{e["manager"]}"'
+            if e.get("subresource"):
+                who += f' with subresource "{e["subresource"]}"'
+            if e.get("operation") == "Update":
+                who += f' using {e.get("apiVersion", "")}'
+            owned = patching.from_fields(e.get("fieldsV1"))
+            for p in sorted(owned & set(cfg)):
+                if p in cur and cur[p] != cfg[p]:
+                    conflicts.append((who, "", p))
+        if not conflicts:
+            return
+        if force:
+            taken = {p for _, _, p in conflicts}
+            new_entries = []
+            for e in entries:
+                e = dict(e)
+                if not (e.get("manager") == manager and e.get("operation") == "Apply") and \
+                        e.get("subresource") != "status":
+                    e["fieldsV1"] = patching.to_fields(
+                        patching.from_fields(e.get("fieldsV1")) - taken)
+                new_entries.append(e)
+            live["metadata"]["managedFields"] = new_entries
+            return
+        n = len(conflicts)
+        if n == 1:
+            who, av, p = conflicts[0]
+            msg = f"Apply failed with 1 conflict: conflict with {who}: {patching.path_text(p)}"
+        else:
+            by: dict[tuple[str, str], list[str]] = {}
+            for who, av, p in conflicts:
+                by.setdefault((who, av), []).append(patching.path_text(p))
+            parts = []
+            for (who, _av), paths in by.items():
+                parts.append(f"conflicts with {who}:\n" +
+                             "\n".join(f"- {t}" for t in paths))
+            msg = f"Apply failed with {n} conflicts: " + "\n".join(parts)
+        raise errors.APIError(409, "Conflict", msg, {
+            "name": live["metadata"]["name"], "group": res.group, "kind": res.plural,
+            "causes": [{"reason": "FieldManagerConflict",
+                        "message": f"conflict with {who}",
+                        "field": patching.path_text(p)} for who, av, p in conflicts]})
 
     # ---- per-kind defaulting and validation ----
     def _default(self, res: Resource, obj: dict[str, Any]) -> None:
@@ -234,7 +310,7 @@ class Registry:
         if apply_fields is not None:
             self._managed(obj, manager, "Apply", apply_fields)
         else:
-            self._managed(obj, manager, "Update")
+            self._managed(obj, manager, "Update", None, "", None, res)
         if dry_run:
             obj["metadata"]["resourceVersion"] = ""
             return obj
@@ -298,7 +374,7 @@ class Registry:
         if apply_fields is not None:
             self._managed(new, manager, "Apply", apply_fields, subresource)
         elif manager:
-            self._managed(new, manager, "Update", None, subresource)
+            self._managed(new, manager, "Update", None, subresource, old, res)
         if dry_run:
             return new
         # finalizers all removed on an object being deleted: it goes now
@@ -362,7 +438,9 @@ class Registry:
                         e.get("subresource", "") == subresource:
                     prev = e.get("fieldsV1")
             self.strict_check(res, patch, validation_mode)
-            merged = patching.apply(copy.deepcopy(cur), patch, res.model, prev)
+            live = copy.deepcopy(cur)
+            self.apply_conflicts(res, live, patch, manager, force)
+            merged = patching.apply(live, patch, res.model, prev)
             merged["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"]
             if subresource != "status" and res.plural in STATUS_SUBRESOURCE and "status" in patch:
                 pass

@@ -441,6 +441,7 @@ class Server:
         if rv and request.method == "PUT":
             new["metadata"]["resourceVersion"] = rv
         updated = self.registry.update(res, ns, name, new, validation_mode="Ignore",
+                                       subresource="scale",
                                        manager=request.query.get("fieldManager") or _agent(request))
         return json_response(self._scale_of(res, updated))
 

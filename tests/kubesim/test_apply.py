@@ -146,3 +146,43 @@ def test_list_selectors_and_chunking(sim: Sim, ns: str) -> None:
     assert sorted(n for n in names if n.startswith("c")) == [f"c{i}" for i in range(7)]
     out = sim.kubectl("-n", ns, "get", "cm", "-l", "parity=odd", "-o", "name").stdout.split()
     assert out == ["configmap/c1", "configmap/c3", "configmap/c5"]
+
+
+def test_server_side_apply_conflicts(sim: Sim, api: Any, ns: str) -> None:
+    apps = client.AppsV1Api(api)
+    dep = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+           "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                    "template": {"metadata": {"labels": {"app": "web"}}, "spec": {
+                        "containers": [{"name": "nginx", "image": "nginx:1.29"}]}}}}
+
+    def ssa(manager: str, body: dict[str, Any], force: bool = False) -> Any:
+        return apps.patch_namespaced_deployment("web", ns, body, field_manager=manager,
+                                                force=force,
+                                                _content_type="application/apply-patch+yaml")
+    ssa("labs", dep)
+    sim.kubectl("-n", ns, "scale", "deployment", "web", "--replicas=4")
+    dep["spec"]["replicas"] = 3
+    with pytest.raises(ApiException) as err:
+        ssa("labs", dep)
+    assert err.value.status == 409
+    body = json.loads(err.value.body)
+    assert body["reason"] == "Conflict"
+    assert body["message"] == ('Apply failed with 1 conflict: conflict with "kubectl" with '
+                               'subresource "scale" using apps/v1: .spec.replicas')
+    assert body["details"]["causes"] == [{
+        "reason": "FieldManagerConflict", "field": ".spec.replicas",
+        "message": 'conflict with "kubectl" with subresource "scale" using apps/v1'}]
+    # the same value is no conflict; forcing takes the field over
+    dep["spec"]["replicas"] = 4
+    ssa("labs", dep)
+    dep["spec"]["replicas"] = 3
+    assert ssa("labs", dep, force=True).spec.replicas == 3
+    # another applier setting a field "labs" owns to another value conflicts too
+    other = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+             "spec": {"template": {"spec": {"containers": [
+                 {"name": "nginx", "image": "nginx:1.30"}]}}}}
+    with pytest.raises(ApiException) as err:
+        ssa("someone-else", other)
+    assert json.loads(err.value.body)["message"] == (
+        'Apply failed with 1 conflict: conflict with "labs": '
+        '.spec.template.spec.containers[name="nginx"].image')
