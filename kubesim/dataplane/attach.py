@@ -58,6 +58,9 @@ class MainProcess:
         self.started = False
         self.task: asyncio.Task[None] | None = None
         self.pending: list[bytes | None] = []
+        self.exits = 0
+        self.previous = b""
+        self.restart_timer: asyncio.TimerHandle | None = None
 
     @property
     def argv(self) -> list[str]:
@@ -187,6 +190,9 @@ class MainProcess:
                 cs["ready"] = False
                 cs["started"] = False
         policy = (pod.get("spec") or {}).get("restartPolicy", "Always")
+        if policy == "Always" or (policy == "OnFailure" and code != 0):
+            self._back_off(new, now)
+            return
         statuses = st.get("containerStatuses") or []
         all_done = all("terminated" in (cs.get("state") or {}) for cs in statuses)
         if all_done and policy in ("Never", "OnFailure"):
@@ -203,6 +209,59 @@ class MainProcess:
             store.update(PODS, new)
         except Exception:  # noqa: BLE001 - the pod changed meanwhile; its status stays
             log.info("could not record the exit of %s/%s", self.ns, self.pod_name)
+
+    def _back_off(self, pod: dict[str, Any], now: str) -> None:
+        """The kubelet restarts the container: at once the first time, then after 10 s, 20 s,
+        40 s ... up to 5 minutes, showing CrashLoopBackOff meanwhile."""
+        self.exits += 1
+        delay = 0 if self.exits == 1 else min(10 * 2 ** (self.exits - 2), 300)
+        name = self.container["name"]
+        st = pod["status"]
+        for cs in st.get("containerStatuses") or []:
+            if cs.get("name") == name:
+                cs["lastState"] = {"terminated": cs["state"]["terminated"]}
+                if delay:
+                    cs["state"] = {"waiting": {
+                        "reason": "CrashLoopBackOff",
+                        "message": f"back-off {delay}s restarting failed container={name} "
+                                   f"pod={self.pod_name}_{self.ns}({self.uid})"}}
+        for cond in st.get("conditions") or []:
+            if cond.get("type") in ("Ready", "ContainersReady") and cond.get("status") == "True":
+                cond.update(status="False", reason="ContainersNotReady", lastTransitionTime=now,
+                            message=f"containers with unready status: [{name}]")
+        try:
+            self.plane.store.update(PODS, pod)
+        except Exception:  # noqa: BLE001
+            return
+        self.restart_timer = asyncio.get_running_loop().call_later(delay, self._restart)
+
+    def _restart(self) -> None:
+        pod = self.plane.store.find(PODS, self.ns, self.pod_name)
+        if pod is None or pod["metadata"].get("uid") != self.uid:
+            return
+        new = copy.deepcopy(pod)
+        now = _now()
+        for cs in new["status"].get("containerStatuses") or []:
+            if cs.get("name") == self.container["name"]:
+                cs["restartCount"] = int(cs.get("restartCount") or 0) + 1
+                cs["state"] = {"running": {"startedAt": now}}
+                cs["ready"] = not self.container.get("readinessProbe")
+                cs["started"] = True
+        if all(cs.get("ready") for cs in new["status"].get("containerStatuses") or []):
+            for cond in new["status"].get("conditions") or []:
+                if cond.get("type") in ("Ready", "ContainersReady"):
+                    cond.update(status="True", lastTransitionTime=now)
+                    cond.pop("reason", None)
+                    cond.pop("message", None)
+        self.previous = bytes(self.log)
+        self.log = bytearray()
+        self.started, self.code, self.proc = False, None, None
+        self.done = asyncio.Event()
+        try:
+            self.plane.store.update(PODS, new)
+        except Exception:  # noqa: BLE001
+            return
+        self.start()
 
     def write_stdin(self, data: bytes) -> None:
         if self.proc is None:   # not spawned yet: keep it for the process
@@ -230,6 +289,8 @@ class MainProcess:
             fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", h, w, 0, 0))
 
     def kill(self) -> None:
+        if self.restart_timer is not None:
+            self.restart_timer.cancel()
         if self.proc is not None and self.proc.returncode is None:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
@@ -287,6 +348,9 @@ async def logs(plane: Any, request: web.Request, pod: dict[str, Any]) -> web.Str
         raise errors.bad_request(f"container {cname} is not valid for pod "
                                  f"{pod['metadata']['name']}")
     mp = plane.processes.get((pod["metadata"].get("uid", ""), cname))
+    if q.get("previous") in ("true", "1") and (mp is None or not mp.exits):
+        raise errors.bad_request(f'previous terminated container "{cname}" in pod '
+                                 f'"{pod["metadata"]["name"]}" not found')
     resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
     await resp.prepare(request)
     if mp is None:
@@ -307,6 +371,9 @@ async def logs(plane: Any, request: web.Request, pod: dict[str, Any]) -> web.Str
         return resp
     sent = len(mp.log)
     data = bytes(mp.log)
+    if q.get("previous") in ("true", "1"):
+        # the last terminated run: the current buffer while waiting to restart
+        data = bytes(mp.log) if mp.done.is_set() else mp.previous
     tail = q.get("tailLines")
     if tail and tail.lstrip("-").isdigit() and int(tail) >= 0:
         lines = data.splitlines(keepends=True)

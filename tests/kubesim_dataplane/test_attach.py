@@ -58,3 +58,21 @@ def test_web_pod_logs_show_nginx_start_and_access_lines(cluster: Cluster) -> Non
     assert "/docker-entrypoint.sh: Configuration complete; ready for start up\n" in logs
     assert f'{client_ip} - - [' in logs
     assert '"GET /some/path HTTP/1.1" 404 153 "-" "curl/8.14.1" "-"\n' in logs
+
+
+def test_restart_policy_always_restarts_and_backs_off(cluster: Cluster) -> None:
+    """`kubectl run` without --restart=Never: the container exits, restarts at once, then
+    waits in CrashLoopBackOff (10 s) - as the kubelet does."""
+    cluster.kubectl("run", "loop", "--image=busybox", "--", "sh", "-c", "echo run; exit 1")
+    try:
+        def backing_off() -> bool:
+            row = cluster.kubectl("get", "pod", "loop", "--no-headers").stdout.split()
+            return row[2] == "CrashLoopBackOff" and row[3].startswith("1")
+        wait_until("CrashLoopBackOff after one restart", backing_off)
+        assert cluster.kubectl("logs", "loop").stdout == "run\n"
+        assert cluster.kubectl("logs", "loop", "--previous").stdout == "run\n"
+        last = cluster.jsonpath("pod", "loop",
+                                "{.status.containerStatuses[0].lastState.terminated.exitCode}")
+        assert last == "1"
+    finally:
+        cluster.kubectl("delete", "pod", "loop", "--wait=false")
