@@ -626,6 +626,6 @@ def path_diagram(namespace: str, service: str, *, client: str = "nginx01") -> No
                     lines.append(f'  svc -- "targetPort {port.get("targetPort", "")}" --> '
                                  f'p{i}["{pod}<br/>{addr}:{(s.get("ports") or [{}])[0].get("port", "")}"]')
         if not i:
-            lines.append('  svc -. "no endpoints" .-> none["(no pods)"]')
+            lines.append('  svc -.->|no endpoints| none["(no pods)"]')
     text = "```mermaid\n" + "\n".join(lines) + "\n```"
     display(Markdown(text))

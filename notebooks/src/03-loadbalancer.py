@@ -63,7 +63,7 @@ lab = nb.fresh("loadbalancer")
 # flowchart LR
 #   ext(["client"]) -- "EXTERNAL-IP:80<br/>(a node's address)" --> svc
 #   np(["client"]) -- "any NODE_IP:31002" --> svc
-#   in(["nginx01"]) -- "CLUSTER-IP:80" --> svc["Service web-service-loadbalancer<br/>type LoadBalancer<br/>port 80, nodePort 31002"]
+#   inside(["nginx01"]) -- "CLUSTER-IP:80" --> svc["Service web-service-loadbalancer<br/>type LoadBalancer<br/>port 80, nodePort 31002"]
 #   svc -- "targetPort 80" --> p1["deploy-test01 pod"]
 #   svc -- "targetPort 80" --> p2["deploy-test01 pod"]
 #   svc -- "targetPort 80" --> p3["deploy-test01 pod"]
@@ -79,7 +79,7 @@ lab = nb.fresh("loadbalancer")
 # 서비스를 만들면 모든 노드의 nodePort(로드 밸런서가 트래픽을 보내는 곳)와 클러스터 IP가 함께
 # 생긴다.
 #
-# kind 클러스터, 노트북의 VM, 임베디드 클러스터에는 이런 컨트롤러가 없다. 서비스는 생성되지만
+# kind 클러스터, 개인 PC의 VM, 임베디드 클러스터에는 이런 컨트롤러가 없다. 서비스는 생성되지만
 # `EXTERNAL-IP`는 계속 `<pending>`으로 남는다. 원본 글은 `spec.externalIPs`로 이를 해결한다.
 # 노드의 주소를 직접 지정하면 그 노드의 kube-proxy가 그 주소에서 서비스 포트로 응답한다.
 # `externalIPs`는 LoadBalancer 전용이 아니라 어떤 타입의 서비스에도 쓸 수 있는 별도 기능이며,
@@ -91,7 +91,7 @@ lab = nb.fresh("loadbalancer")
 # flowchart LR
 #   ext(["클라이언트"]) -- "EXTERNAL-IP:80<br/>(노드 주소)" --> svc
 #   np(["클라이언트"]) -- "아무 NODE_IP:31002" --> svc
-#   in(["nginx01"]) -- "CLUSTER-IP:80" --> svc["서비스 web-service-loadbalancer<br/>타입 LoadBalancer<br/>port 80, nodePort 31002"]
+#   inside(["nginx01"]) -- "CLUSTER-IP:80" --> svc["서비스 web-service-loadbalancer<br/>타입 LoadBalancer<br/>port 80, nodePort 31002"]
 #   svc -- "targetPort 80" --> p1["deploy-test01 파드"]
 #   svc -- "targetPort 80" --> p2["deploy-test01 파드"]
 #   svc -- "targetPort 80" --> p3["deploy-test01 파드"]
