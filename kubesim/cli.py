@@ -25,13 +25,18 @@ def _info(state_dir: Path) -> dict[str, Any] | None:
 
 
 def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for its reaper counts as gone)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _answers(state_dir: Path, info: dict[str, Any]) -> bool:
@@ -167,5 +172,6 @@ def main(argv: list[str] | None = None) -> int:
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         from . import STARTED
         asyncio.run(serve(state_dir, STARTED))
-        return 0
+        logging.shutdown()
+        os._exit(0)  # state is saved and closed; skip the slow interpreter teardown
     return {"up": up, "down": down, "status": status}[a.command](state_dir)

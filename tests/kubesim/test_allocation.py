@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from conftest import Sim
+from kubesim_testkit import Sim
 
 SVC = "/api/v1/namespaces/{ns}/services"
 

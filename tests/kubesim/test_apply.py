@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Sim
 from kubernetes import client
 from kubernetes.client.rest import ApiException
+from kubesim_testkit import Sim
 
 SVC = """apiVersion: v1
 kind: Service

@@ -7,9 +7,9 @@ import threading
 from typing import Any
 
 import pytest
-from conftest import Sim
 from kubernetes import client, watch
 from kubernetes.client.rest import ApiException
+from kubesim_testkit import Sim
 
 
 def test_two_writers_stale_resource_version(api: Any, ns: str) -> None:
@@ -103,7 +103,7 @@ def test_kubectl_get_watch_prints_changes(sim: Sim, ns: str) -> None:
     import queue
     import subprocess
 
-    from conftest import KUBECTL
+    from kubesim_testkit import KUBECTL
     proc = subprocess.Popen([KUBECTL, "-n", ns, "get", "configmaps", "-w",
                              "--request-timeout=20s"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=sim.env())

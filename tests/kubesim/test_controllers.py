@@ -7,8 +7,8 @@ import ipaddress
 import re
 from typing import Any
 
-from conftest import Sim, wait_until
 from kubernetes import client
+from kubesim_testkit import Sim, wait_until
 
 SAFE = "[bcdfghjklmnpqrstvwxz2456789]"
 CIDRS = {"kubesim-worker": "10.244.1.0/24", "kubesim-worker2": "10.244.2.0/24"}

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import yaml
-from conftest import Sim, run_kubesim
+from kubesim_testkit import Sim, run_kubesim
 
 
 def test_up_reuse_down_restart_keeps_state(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Sim
+from kubesim_testkit import Sim
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "differential"))
 import runner  # noqa: E402

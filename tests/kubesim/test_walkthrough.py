@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import Sim, wait_until
+from kubesim_testkit import Sim, wait_until
 
 MANIFESTS = Path(__file__).parent / "manifests"
 POD = re.compile(r"^deploy-test01-[bcdfghjklmnpqrstvwxz2456789]{9,10}-"
