@@ -102,6 +102,7 @@ class Network:
         self.rng = random.Random()
         self._cache_rv = -1
         self._view: dict[str, Any] = {}
+        self._memo: dict[Any, Any] = {}
         self.on_access: Any = None   # (listener, request, response, client_ip) -> None
 
     def access_log(self, lis: Listener, req: Any, resp: Any, client_ip: str) -> None:
@@ -112,6 +113,7 @@ class Network:
     def view(self) -> dict[str, Any]:
         if self._cache_rv == self.store.rv:
             return self._view
+        self._memo = {}   # per-version answers (listeners, endpoints)
         svc_by_ip: dict[str, dict[str, Any]] = {}
         by_nodeport: dict[int, dict[str, Any]] = {}
         by_external: dict[str, list[dict[str, Any]]] = {}
@@ -152,10 +154,23 @@ class Network:
         return {c["metadata"]["name"]: c for c in self.store.list(CONFIGMAPS, ns)}
 
     def listener(self, pod: dict[str, Any], port: int) -> Listener | None:
-        return listeners(pod, self.configmaps(pod["metadata"].get("namespace", ""))).get(port)
+        self.view()
+        key = ("lis", pod["metadata"].get("uid") or id(pod))
+        if key not in self._memo:
+            self._memo[key] = listeners(pod, self.configmaps(pod["metadata"].get("namespace",
+                                                                                 "")))
+        return self._memo[key].get(port)
 
     # ---- endpoints ----
     def endpoints(self, svc: dict[str, Any], sp: dict[str, Any]) -> list[Endpoint]:
+        self.view()
+        key = ("eps", svc["metadata"].get("uid") or id(svc), sp.get("name") or "",
+               sp.get("port"))
+        if key not in self._memo:
+            self._memo[key] = self._endpoints(svc, sp)
+        return self._memo[key]
+
+    def _endpoints(self, svc: dict[str, Any], sp: dict[str, Any]) -> list[Endpoint]:
         ns, name = svc["metadata"].get("namespace", ""), svc["metadata"]["name"]
         want = sp.get("name") or ""
         out: list[Endpoint] = []
