@@ -43,3 +43,19 @@ def test_affinity_no_endpoints_and_local_policy(cluster: Cluster) -> None:
 def test_images_without_iptables(cluster: Cluster) -> None:
     done = cluster.sh("iptables-save", check=False)
     assert done.returncode == 127 and "iptables-save: not found" in done.stderr
+
+
+def test_host_side_cli_prints_the_same_rules(cluster: Cluster) -> None:
+    import subprocess
+    import sys
+
+    from conftest import REPO
+    done = subprocess.run([sys.executable, "-m", "kubesim.dataplane", "iptables-save",
+                           "--state-dir", str(cluster.state), "--node", "kubesim-worker", "-t",
+                           "nat"], capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    in_pod = cluster.sh("iptables-save -t nat", pod="node-shell").stdout
+
+    def rules(text: str) -> list[str]:
+        return [line for line in text.splitlines() if line.startswith(("-A", ":"))]
+    assert rules(done.stdout) == rules(in_pod)
