@@ -23,6 +23,7 @@ ROOTS = [
 ]
 
 OUT = Path(__file__).with_name("types.json")
+DESCRIPTIONS = Path(__file__).with_name("descriptions.json")  # for `kubectl explain`
 
 
 def generate() -> dict[str, dict[str, str]]:
@@ -44,10 +45,30 @@ def generate() -> dict[str, dict[str, str]]:
     return dict(sorted(out.items()))
 
 
+def descriptions(names: list[str]) -> dict[str, dict[str, str]]:
+    """Each model's own description (key "") and its fields' descriptions, by JSON name."""
+    from kubernetes.client import models
+
+    out: dict[str, dict[str, str]] = {}
+    for name in names:
+        cls = getattr(models, name)
+        d: dict[str, str] = {}
+        doc = (cls.__doc__ or "").strip().split("\n\n")[0].strip()
+        if doc and not doc.startswith("Attributes:"):
+            d[""] = " ".join(doc.split())
+        for attr, field in getattr(cls, "model_fields", {}).items():
+            if field.description and attr in cls.attribute_map:
+                d[cls.attribute_map[attr]] = field.description
+        out[name] = d
+    return out
+
+
 def main() -> int:
     data = generate()
     OUT.write_text(json.dumps(data, indent=0, sort_keys=True) + "\n")
-    print(f"wrote {len(data)} model classes to {OUT}")
+    DESCRIPTIONS.write_text(json.dumps(descriptions(list(data)), indent=0, sort_keys=True,
+                                       ensure_ascii=False) + "\n")
+    print(f"wrote {len(data)} model classes to {OUT} and their descriptions to {DESCRIPTIONS}")
     return 0
 
 

@@ -148,8 +148,15 @@ def _schema_of(typ: str, ref: str, v3: bool) -> dict[str, Any]:
     return {"type": "object"}
 
 
+@functools.cache
+def _descriptions() -> dict[str, dict[str, str]]:
+    path = Path(__file__).with_name("descriptions.json")
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def _definitions(ref: str, v3: bool, models: set[str] | None = None) -> dict[str, Any]:
     kinds = {r.model: r for r in RESOURCES}
+    docs = _descriptions()
     lists = {r.model + "List": r for r in RESOURCES}
     defs: dict[str, Any] = {}
     for model, fields in TYPES.items():
@@ -161,8 +168,13 @@ def _definitions(ref: str, v3: bool, models: set[str] | None = None) -> dict[str
             if model == "V1ContainerPort" and name == "protocol" or (
                     model == "V1ServicePort" and name == "protocol"):
                 sch = dict(sch, default="TCP")
+            text = docs.get(model, {}).get(name)
+            if text:
+                sch = dict(sch, description=text)
             props[name] = sch
         d: dict[str, Any] = {"type": "object", "properties": props}
+        if docs.get(model, {}).get(""):
+            d["description"] = docs[model][""]
         res = kinds.get(model) or lists.get(model)
         if res is not None:
             kind = res.kind + ("List" if model in lists else "")

@@ -197,3 +197,9 @@ def test_table_headers(sim: Sim, ns: str, args: tuple[str, ...], header: list[st
         name, atype, ports, eps, _ = rows[1]
         assert name.startswith("web-service-") and atype == "IPv4" and ports == "80"
         assert len(eps.split(",")) == 3
+
+
+def test_kubectl_explain_uses_the_openapi_descriptions(sim: Sim) -> None:
+    out = sim.kubectl("explain", "service.spec.type").stdout
+    assert "FIELD: type <string>" in out
+    assert "type determines how the Service is exposed. Defaults to ClusterIP." in out
