@@ -13,6 +13,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -69,10 +70,20 @@ def _go() -> str:
 
 def _run(cmd: list[str], cwd: Path, log) -> None:
     log(f"build: (cd {cwd.relative_to(gomod.GO_DIR.parent.parent)} && {' '.join(cmd)})")
-    proc = subprocess.run(cmd, cwd=cwd, env=gomod.go_env(), stdin=subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    t0 = time.monotonic()
+    with tempfile.TemporaryFile() as out:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=gomod.go_env(), stdin=subprocess.DEVNULL,
+                                stdout=out, stderr=subprocess.STDOUT)
+        while True:  # a line a minute, so CI logs show the cold build is alive
+            try:
+                proc.wait(60)
+                break
+            except subprocess.TimeoutExpired:
+                log(f"build: still compiling {cmd[-1]} ... ({(time.monotonic() - t0) / 60:.0f} min)")
+        out.seek(0)
+        output = out.read().decode(errors="replace")
     if proc.returncode != 0:
-        raise BuildError(f"{' '.join(cmd)} failed (exit {proc.returncode}):\n{proc.stdout[-6000:]}")
+        raise BuildError(f"{' '.join(cmd)} failed (exit {proc.returncode}):\n{output[-6000:]}")
 
 
 def ensure_built(log=print) -> Path:

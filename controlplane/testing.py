@@ -126,3 +126,26 @@ def wait_for(what: str, fn, timeout: float = 60.0):
                 f"timed out after {timeout:.0f} s waiting for {what}; last: {last!r}")
         time.sleep(delay)
         delay = min(delay * 1.5, 0.5)
+
+
+_SUMMARY_DONE = pytest.StashKey[bool]()
+
+
+def terminal_summary(terminalreporter, config: pytest.Config) -> None:
+    """One line in the pytest summary: which real control plane the tests ran against."""
+    if config.stash.get(_SUMMARY_DONE, False) or _CP not in config.stash:
+        return
+    config.stash[_SUMMARY_DONE] = True
+    target = config.stash[_CP]
+    cp = target.control_plane
+    from . import versions
+
+    if cp is None:
+        terminalreporter.write_line(f"controlplane: real Kubernetes {target.version} "
+                                    f"(reused, {target.kubeconfig})")
+        return
+    built = cp.bin.parent / "build-seconds"
+    build_note = f"; its cold build took {built.read_text().strip()} s" if built.exists() else ""
+    terminalreporter.write_line(
+        f"controlplane: real Kubernetes {target.version} (etcd {versions.ETCD}, kwok "
+        f"{versions.KWOK}) started in {cp.timings.get('start', 0):.1f} s{build_note}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from controlplane.testing import Target, prebuild, session_control_plane
+from controlplane.testing import Target, prebuild, session_control_plane, terminal_summary
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -28,3 +28,7 @@ def k8s(control_plane: Target):
     client = control_plane.api_client()
     yield client
     client.close()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    terminal_summary(terminalreporter, config)

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from runner import Cluster, load_cases
 
-from controlplane.testing import Target, prebuild, session_control_plane
+from controlplane.testing import Target, prebuild, session_control_plane, terminal_summary
 
 REPO = Path(__file__).resolve().parents[2]
 RESULTS = pytest.StashKey[dict]()
@@ -133,6 +133,7 @@ def differential_results(request: pytest.FixtureRequest) -> dict:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    terminal_summary(terminalreporter, config)
     results = config.stash.get(RESULTS, None)
     if not results:
         return
