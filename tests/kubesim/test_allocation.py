@@ -169,3 +169,21 @@ def test_type_changes(sim: Sim, ns: str) -> None:
                                    "ports": [{"name": "http", "port": 80}]})
     assert code == 200, again
     assert again["spec"]["clusterIP"] not in ("", "None", None)
+
+
+def test_loadbalancer_address_from_status(sim: Sim, ns: str) -> None:
+    """A load-balancer controller (MetalLB, a cloud) writes status.loadBalancer.ingress; until
+    then EXTERNAL-IP is <pending>."""
+    create(sim, ns, {"type": "LoadBalancer", "ports": [{"port": 80}]}, "lb")
+    row = sim.kubectl("-n", ns, "get", "svc", "lb", "--no-headers").stdout.split()
+    assert row[3] == "<pending>"
+    sim.kubectl("-n", ns, "patch", "svc", "lb", "--subresource=status", "--type=merge", "-p",
+                '{"status":{"loadBalancer":{"ingress":[{"ip":"172.18.255.200"}]}}}')
+    row = sim.kubectl("-n", ns, "get", "svc", "lb", "--no-headers").stdout.split()
+    assert row[3] == "172.18.255.200"
+    # a spec update does not touch the status; leaving LoadBalancer clears it
+    code, svc = update(sim, ns, {"type": "LoadBalancer", "ports": [{"port": 80}],
+                                 "selector": {"app": "x"}}, "lb")
+    assert svc["status"]["loadBalancer"]["ingress"] == [{"ip": "172.18.255.200"}]
+    code, svc = update(sim, ns, {"type": "ClusterIP", "ports": [{"port": 80}]}, "lb")
+    assert code == 200 and svc["status"] == {"loadBalancer": {}}
