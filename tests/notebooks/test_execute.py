@@ -11,6 +11,8 @@ from __future__ import annotations
 import os
 import re
 import sys
+import time
+import warnings
 from pathlib import Path
 
 import embedded
@@ -24,6 +26,7 @@ from labs.paths import MANIFESTS
 CORE = ["00-intro", "01-clusterip", "02-nodeport", "03-loadbalancer", "04-externalname"]
 SETUP_CHECKS = {"deployment-ready", "pod-ready"}  # what the setup cell gives, not the challenge
 # `!kubectl` failing inside a cell does not raise: its message is looked for instead.
+SLOW_CELL = 45.0  # seconds
 KUBECTL_ERROR = re.compile(r"^(error: |Error from server|The \w+ \"[^\"]+\" is invalid)", re.M)
 
 
@@ -77,7 +80,11 @@ def run(client: NotebookClient, nb: nbformat.NotebookNode) -> list[str]:
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
+        started = time.monotonic()
         client.execute_cell(cell, i)
+        seconds = time.monotonic() - started
+        if seconds > SLOW_CELL:  # shown in pytest's warnings summary: a learner would wait this long
+            warnings.warn(f"cell {i} took {seconds:.0f} s: {cell.source[:70]!r}", stacklevel=1)
         text = text_of(cell)
         tags = cell.metadata.get("tags", [])
         if "expect-error" in tags:
