@@ -201,10 +201,18 @@ class Controllers:
             for r in o["metadata"].get("ownerReferences") or []:
                 self.owners.get(r.get("uid"), set()).discard(
                     (res, o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+                # an owner deleted in the foreground waits for this: look at it again
+                self.queues["gc"].add(("foreground", r.get("kind", ""),
+                                       o["metadata"].get("namespace", ""), r.get("name", "")))
             if o["metadata"].get("uid") in self.owners:
                 self.queues["gc"].add(o["metadata"]["uid"])
         else:
             self._index(res, o, ch.old)
+            if o["metadata"].get("deletionTimestamp") and "foregroundDeletion" in (
+                    o["metadata"].get("finalizers") or []):
+                self.queues["gc"].add(("foreground", res.kind,
+                                       o["metadata"].get("namespace", ""),
+                                       o["metadata"]["name"]))
         k = _key(o)
         if res is PODS:
             if ch.old is not None and ch.old["spec"].get("nodeName"):
@@ -395,6 +403,8 @@ class Controllers:
             if wait > 0:
                 self.later(wait, "kubelet", key)
                 return
+            if md.get("finalizers"):
+                return  # the containers are gone; the object waits for its finalizers
             self.runtime.stopped(pod)
             try:
                 self.store.delete(PODS, key[0], key[1])
@@ -515,6 +525,8 @@ class Controllers:
                        "spec": tmpl.get("spec") or {}}
                 if tmd.get("annotations"):
                     pod["metadata"]["annotations"] = tmd["annotations"]
+                if tmd.get("finalizers"):
+                    pod["metadata"]["finalizers"] = tmd["finalizers"]
                 created = self.reg.create(PODS, key[0], pod, validation_mode="Ignore")
                 self.event(rs, "Normal", "SuccessfulCreate",
                            f"Created pod: {created['metadata']['name']}", "replicaset-controller")
@@ -869,7 +881,10 @@ class Controllers:
             self.store.delete(EPS, ns, extra["metadata"]["name"])
 
     # ---- garbage collector ----
-    def collect(self, uid: str) -> None:
+    def collect(self, uid: Any) -> None:
+        if isinstance(uid, tuple):
+            self._foreground(*uid[1:])
+            return
         if uid == "orphans":
             live = {o["metadata"]["uid"] for res in R.values() for o in self.store.iter(res)}
             for owner in list(self.owners):
@@ -891,6 +906,35 @@ class Controllers:
             except errors.APIError:
                 pass
         self.owners.pop(uid, None)
+
+    def _foreground(self, kind: str, ns: str, name: str) -> None:
+        """propagationPolicy=Foreground: delete the dependents, then drop the finalizer."""
+        res = next((r for r in R.values() if r.kind == kind), None)
+        owner = self.store.find(res, ns if res.namespaced else None, name) if res else None
+        if owner is None or res is None:
+            return
+        md = owner["metadata"]
+        if not md.get("deletionTimestamp") or "foregroundDeletion" not in (
+                md.get("finalizers") or []):
+            return
+        deps = [(r, n, nm) for r, n, nm in self.owners.get(md["uid"], set())
+                if self.store.find(r, n, nm) is not None]
+        for r, n, nm in deps:
+            dep = self.store.find(r, n, nm)
+            if dep is not None and not dep["metadata"].get("deletionTimestamp"):
+                try:
+                    self.reg.delete(r, n, nm, propagation="Foreground")
+                except errors.APIError:
+                    pass
+        if deps:
+            return
+        new = copy.deepcopy(owner)
+        new["metadata"]["finalizers"] = [f for f in md.get("finalizers") or []
+                                         if f != "foregroundDeletion"]
+        if not new["metadata"]["finalizers"]:
+            del new["metadata"]["finalizers"]
+        self.reg.update(res, ns if res.namespaced else None, name, new, check_rv=False,
+                        validation_mode="Ignore")
 
     def _exists(self, ref: Obj, ns: str) -> bool:
         kind = ref.get("kind")

@@ -507,8 +507,9 @@ class Registry:
         graceful = res.plural == "pods" and cur.get("spec", {}).get("nodeName") and (
             grace is None or grace > 0)
         finalizers = list(md.get("finalizers") or [])
-        if propagation == "Foreground" and res.plural in ("deployments", "replicasets"):
-            finalizers.append("foregroundDeletion")
+        if propagation == "Foreground" and res.plural not in ("pods", "events") and \
+                "foregroundDeletion" not in finalizers:
+            finalizers.append("foregroundDeletion")  # the garbage collector removes it
         if graceful or finalizers:
             if md.get("deletionTimestamp"):
                 return cur, False

@@ -269,3 +269,23 @@ def test_readiness_probe_on_a_port_nothing_serves(sim: Sim, api: Any, ns: str) -
     assert ep.subsets[0].not_ready_addresses[0].target_ref.name == "bad"
     out = sim.kubectl("-n", ns, "get", "pod", "bad", "--no-headers").stdout.split()
     assert out[1:3] == ["0/1", "Running"]
+
+
+def test_foreground_deletion_waits_for_dependents(api: Any, ns: str) -> None:
+    apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
+    d = deployment(replicas=2, probe=False)
+    d["spec"]["template"]["metadata"]["finalizers"] = ["example.com/hold"]  # pods linger
+    apps.create_namespaced_deployment(ns, d)
+    wait_ready(core, ns, "app=web", 2)
+    apps.delete_namespaced_deployment("web", ns, propagation_policy="Foreground")
+    pods = wait_until("pods terminating", lambda: (lambda ps: ps if ps and all(
+        p.metadata.deletion_timestamp for p in ps) else None)(
+        core.list_namespaced_pod(ns).items))
+    dep = apps.read_namespaced_deployment("web", ns)  # still there, waiting for them
+    assert dep.metadata.deletion_timestamp is not None
+    assert "foregroundDeletion" in dep.metadata.finalizers
+    for p in pods:
+        core.patch_namespaced_pod(p.metadata.name, ns, {"metadata": {"finalizers": None}})
+    wait_until("deployment, replica set and pods gone", lambda: not apps.list_namespaced_deployment(
+        ns).items and not apps.list_namespaced_replica_set(ns).items and not
+        core.list_namespaced_pod(ns).items)
