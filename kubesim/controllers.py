@@ -149,6 +149,21 @@ class Controllers:
         for n in self.store.iter(NS):
             self.queues["namespace"].add(n["metadata"]["name"])
         self.queues["gc"].add("orphans")
+        self.tasks.append(asyncio.create_task(self._expire_events()))
+
+    async def _expire_events(self, ttl: float = 3600.0, every: float = 300.0) -> None:
+        """Events live an hour, as with the API server's default --event-ttl."""
+        while True:
+            cutoff = time.time() - ttl
+            for e in self.store.iter(EVENTS):
+                last = e.get("lastTimestamp") or e["metadata"].get("creationTimestamp")
+                if _parse(last) < cutoff:
+                    try:
+                        self.store.delete(EVENTS, e["metadata"].get("namespace"),
+                                          e["metadata"]["name"])
+                    except errors.APIError:
+                        pass
+            await asyncio.sleep(every)
 
     async def stop(self) -> None:
         for t in self.tasks:
