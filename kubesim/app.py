@@ -9,6 +9,7 @@ import logging
 import os
 import signal
 import socket
+import sqlite3
 import ssl
 import time
 from pathlib import Path
@@ -120,7 +121,13 @@ async def serve(state_dir: Path, t0: float | None = None) -> None:
             previous = {}
     token = kubeconfig.token(state_dir)
     tls = kubeconfig.certificate(state_dir)
-    store = Store(state_dir / "state.db")
+    try:
+        store = Store(state_dir / "state.db")
+    except sqlite3.DatabaseError as e:
+        log.error("the state file %s cannot be read (%s); kubesim will not overwrite it. To "
+                  "start with a fresh cluster, move it aside: mv %s %s.broken",
+                  state_dir / "state.db", e, state_dir / "state.db", state_dir / "state.db")
+        raise SystemExit(1) from e
     reg = Registry(store)
     bootstrap(reg)
     store.commit()

@@ -88,3 +88,14 @@ def test_version_says_embedded(sim: Sim) -> None:
     server = json.loads(out)["serverVersion"]
     assert server["gitVersion"] == "v1.37.0-kubesim"
     assert server["minor"] == "37"
+
+
+def test_unreadable_state_is_kept_and_explained(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "state.db").write_text("not a database")
+    done = run_kubesim("up", state)
+    assert done.returncode == 1
+    assert "cannot be read" in done.stderr and "state.db.broken" in done.stderr
+    assert (state / "state.db").read_text() == "not a database"
+    assert run_kubesim("status", state).returncode == 1
