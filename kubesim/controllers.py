@@ -25,6 +25,7 @@ from .kubelet import (
     has_readiness_probe,
     probe_delay,
     running_status,
+    terminated_status,
 )
 from .nodes import BY_NAME, PodNetwork
 from .registry import R, Registry, now, now_micro
@@ -418,6 +419,10 @@ class Controllers:
             if wait > 0:
                 self.later(wait, "kubelet", key)
                 return
+            if st.get("phase") == "Running":
+                # the containers exit: the last status a watcher sees is "0/1 Completed"
+                self.reg.update(PODS, key[0], key[1], dict(pod, status=terminated_status(pod)),
+                                subresource="status", check_rv=False)
             if md.get("finalizers"):
                 return  # the containers are gone; the object waits for its finalizers
             self.runtime.stopped(pod)

@@ -158,3 +158,22 @@ def probe_delay(pod: dict[str, Any], timing: Timing) -> float:
     delays = [float((c.get("readinessProbe") or {}).get("initialDelaySeconds", 0))
               for c in pod["spec"]["containers"] if c.get("readinessProbe")]
     return min(max(delays or [0.0]), timing.ready) if delays else 0.0
+
+
+def terminated_status(pod: dict[str, Any]) -> dict[str, Any]:
+    """After a graceful stop: containers exited 0, the pod Succeeded and is no longer ready."""
+    ts = now()
+    st = copy.deepcopy(pod.get("status") or {})
+    for cs in st.get("containerStatuses") or []:
+        started = ((cs.get("state") or {}).get("running") or {}).get("startedAt", ts)
+        cs.update(ready=False, started=False, state={"terminated": {
+            "exitCode": 0, "reason": "Completed", "startedAt": started, "finishedAt": ts,
+            "containerID": cs.get("containerID", "")}})
+    for c in st.get("conditions") or []:
+        if c.get("type") in ("Ready", "ContainersReady", "PodReadyToStartContainers"):
+            if c.get("status") != "False":
+                c.update(status="False", lastTransitionTime=ts)
+            if c.get("type") != "PodReadyToStartContainers":
+                c.update(reason="PodCompleted")
+    st["phase"] = "Succeeded"
+    return st

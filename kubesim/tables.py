@@ -109,7 +109,10 @@ def pod_status(pod: Obj) -> tuple[str, int, int, int]:
     if reason == "Completed" and has_running:
         reason = "Running"
     if pod["metadata"].get("deletionTimestamp"):
-        reason = "Unknown" if st.get("reason") == "NodeLost" else "Terminating"
+        if st.get("reason") == "NodeLost":
+            reason = "Unknown"
+        elif st.get("phase") not in ("Succeeded", "Failed"):
+            reason = "Terminating"
     return reason, ready, total, restarts
 
 
