@@ -36,9 +36,6 @@ try:
 except AttributeError:  # pragma: no cover - libyaml missing
     _YAML_LOADER = yaml.SafeLoader
 
-_LIST_KIND = {}
-
-
 def dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode()
 

@@ -7,6 +7,7 @@ build a new dict and hand it over, so readers may serialise what ``get`` returns
 from __future__ import annotations
 
 import asyncio
+import builtins
 import collections
 import json
 import sqlite3
@@ -137,7 +138,7 @@ class Store:
     def find(self, res: Resource, namespace: str | None, name: str) -> dict[str, Any] | None:
         return self.objects[res].get((namespace or "", name))
 
-    def list(self, res: Resource, namespace: str | None = None) -> list[dict[str, Any]]:
+    def list(self, res: Resource, namespace: str | None = None) -> builtins.list[dict[str, Any]]:
         if namespace:
             byname = self.by_ns[res].get(namespace, {})
             return [byname[n] for n in sorted(byname)]
@@ -153,7 +154,7 @@ class Store:
                 self.labels.setdefault((res, ns, k, v), set()).add(name)
 
     def candidates(self, res: Resource, namespace: str,
-                   equalities: list[tuple[str, str]]) -> list[dict[str, Any]] | None:
+                   equalities: builtins.list[tuple[str, str]]) -> builtins.list[dict[str, Any]] | None:
         """Objects that may match label equalities (None: no index applies)."""
         if not equalities or not namespace:
             return None
@@ -161,7 +162,7 @@ class Store:
         byname = self.by_ns[res].get(namespace, {})
         return [byname[n] for n in min(sets, key=len) if n in byname]
 
-    def in_namespace(self, res: Resource, namespace: str) -> list[dict[str, Any]]:
+    def in_namespace(self, res: Resource, namespace: str) -> builtins.list[dict[str, Any]]:
         """Unsorted, for controllers."""
         return list(self.by_ns[res].get(namespace, {}).values())
 

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import yaml
-from kubesim_testkit import Sim, run_kubesim
+from kubesim_testkit import Sim, run_kubesim, wait_until
 
 
 def test_up_reuse_down_restart_keeps_state(tmp_path: Path) -> None:
@@ -43,6 +43,11 @@ def test_up_reuse_down_restart_keeps_state(tmp_path: Path) -> None:
         "data": {"answer": "42"}})
     assert code == 201, body
     rv = body["metadata"]["resourceVersion"]
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p1"},
+           "spec": {"nodeName": "kubesim-worker", "containers": [{"name": "c", "image": "nginx"}]}}
+    assert sim.request("POST", "/api/v1/namespaces/default/pods", pod)[0] == 201
+    ip1 = wait_until("p1 running", lambda: sim.request(
+        "GET", "/api/v1/namespaces/default/pods/p1")[1]["status"].get("podIP"))
 
     assert run_kubesim("down", state).returncode == 0
     assert run_kubesim("status", state).returncode == 1
@@ -67,6 +72,14 @@ def test_up_reuse_down_restart_keeps_state(tmp_path: Path) -> None:
         code, body, _ = sim.request("POST", "/api/v1/namespaces/default/configmaps", {
             "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "later"}})
         assert int(body["metadata"]["resourceVersion"]) > int(rv)
+        # pods keep their IPs; the node's IP cursor persisted, so a new pod gets a new one
+        assert sim.request("GET", "/api/v1/namespaces/default/pods/p1")[1]["status"][
+            "podIP"] == ip1
+        pod["metadata"]["name"] = "p2"
+        assert sim.request("POST", "/api/v1/namespaces/default/pods", pod)[0] == 201
+        ip2 = wait_until("p2 running", lambda: sim.request(
+            "GET", "/api/v1/namespaces/default/pods/p2")[1]["status"].get("podIP"))
+        assert ip2 != ip1 and ip2.startswith("10.244.1.")
     finally:
         run_kubesim("down", state)
 
