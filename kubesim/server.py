@@ -7,6 +7,7 @@ import base64
 import hmac
 import json
 import logging
+import os
 from typing import Any
 from urllib.parse import unquote
 
@@ -30,6 +31,8 @@ VERSION = {
 }
 ENDPOINTS_WARNING = '299 - "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 ' \
     'EndpointSlice"'
+# seconds between BOOKMARK events on a watch that allows them (the API server: about a minute)
+BOOKMARK_EVERY = float(os.environ.get("KUBESIM_BOOKMARK_SECONDS", "60"))
 PUBLIC = {"/version", "/healthz", "/readyz", "/livez", "/version/"}
 try:
     _YAML_LOADER: Any = yaml.CSafeLoader
@@ -504,14 +507,23 @@ class Server:
                         "annotations": {"k8s.io/initial-events-end": "true"}}}}) + b"\n")
             loop = asyncio.get_running_loop()
             deadline = loop.time() + timeout
+            bookmarks = q.get("allowWatchBookmarks") == "true"
+            next_bookmark = loop.time() + BOOKMARK_EVERY
             while True:
                 left = deadline - loop.time()
                 if left <= 0:
                     break
+                wait = min(left, max(next_bookmark - loop.time(), 0)) if bookmarks else left
                 try:
-                    ch = await asyncio.wait_for(watcher.queue.get(), left)
+                    ch = await asyncio.wait_for(watcher.queue.get(), wait)
                 except asyncio.TimeoutError:
-                    break
+                    if bookmarks and loop.time() >= next_bookmark:
+                        # a progress note: clients resume from here after a reconnect
+                        await resp.write(dumps({"type": "BOOKMARK", "object": {
+                            "kind": res.kind, "apiVersion": res.api_version,
+                            "metadata": {"resourceVersion": str(self.store.rv)}}}) + b"\n")
+                        next_bookmark = loop.time() + BOOKMARK_EVERY
+                    continue
                 if ch is None:
                     break
                 await self._send_change(ch, matches, send)

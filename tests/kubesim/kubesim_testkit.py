@@ -22,7 +22,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 KUBECTL = str(Path(sys.executable).with_name("kubectl"))
 FAST = {"KUBESIM_POD_START_SECONDS": "0.05", "KUBESIM_POD_READY_SECONDS": "0.05",
-        "KUBESIM_POD_TERMINATE_SECONDS": "0.05"}
+        "KUBESIM_POD_TERMINATE_SECONDS": "0.05", "KUBESIM_BOOKMARK_SECONDS": "0.3"}
 
 
 def run_kubesim(cmd: str, state: Path, env: dict[str, str] | None = None,

@@ -3,6 +3,7 @@ order, through the official Python client."""
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
@@ -129,3 +130,15 @@ def test_kubectl_get_watch_prints_changes(sim: Sim, ns: str) -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_watch_bookmarks_when_allowed(sim: Sim, ns: str) -> None:
+    base = f"/api/v1/namespaces/{ns}/configmaps?watch=true&timeoutSeconds=1"
+    _, quiet, _ = sim.request("GET", base)
+    assert quiet == "" or "BOOKMARK" not in str(quiet)
+    _, text, _ = sim.request("GET", base + "&allowWatchBookmarks=true")
+    lines = [json.loads(x) for x in str(text).splitlines() if x.strip()] if isinstance(
+        text, str) else [text]
+    marks = [e for e in lines if e["type"] == "BOOKMARK"]
+    assert marks and marks[0]["object"]["kind"] == "ConfigMap"
+    assert int(marks[0]["object"]["metadata"]["resourceVersion"]) > 0
