@@ -97,8 +97,8 @@ def up(state_dir: Path) -> int:
             print(f"kubesim server exited with code {code} while starting; the end of "
                   f"{state_dir / 'server.log'}:\n{tail}", file=sys.stderr)
             return 1
-        info = _info(state_dir)  # the server writes it once it is ready
-        if info and info.get("pid") == proc.pid and _answers(state_dir, info):
+        info = _info(state_dir)  # the server writes it once it serves and is ready
+        if info and info.get("pid") == proc.pid:
             print(f"kubesim started in {time.monotonic() - t0:.2f}s "
                   f"({info['scheme']}://127.0.0.1:{info['port']}, pid {proc.pid})",
                   file=sys.stderr)
