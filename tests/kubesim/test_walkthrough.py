@@ -203,3 +203,11 @@ def test_kubectl_explain_uses_the_openapi_descriptions(sim: Sim) -> None:
     out = sim.kubectl("explain", "service.spec.type").stdout
     assert "FIELD: type <string>" in out
     assert "type determines how the Service is exposed. Defaults to ClusterIP." in out
+
+
+def test_get_all_in_default_shows_the_kubernetes_service(sim: Sim) -> None:
+    """The material's last `kubectl get all`: only the API server's own Service is left."""
+    blocks = table(sim.kubectl("-n", "default", "get", "all").stdout)
+    svc = [b for b in blocks if b[0][:2] == ["NAME", "TYPE"]][0]
+    row = [r for r in svc[1:] if r[0] == "service/kubernetes"][0]
+    assert row[1:5] == ["ClusterIP", "10.96.0.1", "<none>", "443/TCP"]
