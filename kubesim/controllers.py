@@ -324,7 +324,7 @@ class Controllers:
         src: Obj = {"component": component}
         if host:
             src["host"] = host
-        ev = {
+        ev: Obj = {
             "apiVersion": "v1", "kind": "Event",
             "metadata": {"name": f"{md['name']}.{time.time_ns():x}", "namespace": ns},
             "involvedObject": {"kind": obj["kind"], "namespace": md.get("namespace"),
@@ -339,8 +339,8 @@ class Controllers:
             del ev["involvedObject"]["namespace"]
         try:
             self.reg.create(EVENTS, ns, ev, validation_mode="Ignore")
-        except errors.APIError as e:
-            log.debug("event dropped: %s", e.message)
+        except errors.APIError as err:
+            log.debug("event dropped: %s", err.message)
             return
         if len(self.recent_events) > 5000:
             self.recent_events.clear()
@@ -538,11 +538,11 @@ class Controllers:
             for _ in range(min(diff, 500)):
                 tmpl = copy.deepcopy(rs["spec"].get("template") or {})
                 tmd = tmpl.get("metadata") or {}
-                pod = {"apiVersion": "v1", "kind": "Pod",
-                       "metadata": {"generateName": f"{key[1]}-", "namespace": key[0],
-                                    "labels": tmd.get("labels") or {},
-                                    "ownerReferences": [owner_ref(rs)]},
-                       "spec": tmpl.get("spec") or {}}
+                pod: Obj = {"apiVersion": "v1", "kind": "Pod",
+                            "metadata": {"generateName": f"{key[1]}-", "namespace": key[0],
+                                         "labels": tmd.get("labels") or {},
+                                         "ownerReferences": [owner_ref(rs)]},
+                            "spec": tmpl.get("spec") or {}}
                 if tmd.get("annotations"):
                     pod["metadata"]["annotations"] = tmd["annotations"]
                 if tmd.get("finalizers"):
@@ -764,14 +764,14 @@ class Controllers:
             return
         publish = bool(spec.get("publishNotReadyAddresses"))
         sets = [self.pod_labels.get((ns, k, v), set()) for k, v in sel.items()]
-        names = min(sets, key=len) if sets else set()
-        found = (self.store.find(PODS, ns, n) for n in list(names))
+        candidates = min(sets, key=len) if sets else set()
+        found = (self.store.find(PODS, ns, n) for n in list(candidates))
         pods = [p for p in found if p is not None
                 and match_labels(sel, p["metadata"].get("labels"))
                 and (p.get("status") or {}).get("podIP")
                 and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
                 and (publish or not p["metadata"].get("deletionTimestamp"))]
-        groups: dict[tuple[Any, ...], dict[str, list[Obj]]] = {}
+        groups: dict[tuple[Any, ...], dict[str, Any]] = {}
         slice_groups: dict[tuple[Any, ...], list[Obj]] = {}
         for p in pods:
             ports = []
@@ -916,8 +916,8 @@ class Controllers:
             if o is None:
                 continue
             refs = o["metadata"].get("ownerReferences") or []
-            live = [r for r in refs if r.get("uid") != uid and self._exists(r, ns)]
-            if live:
+            alive = [r for r in refs if r.get("uid") != uid and self._exists(r, ns)]
+            if alive:
                 continue
             if o["metadata"].get("deletionTimestamp"):
                 continue

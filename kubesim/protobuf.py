@@ -45,6 +45,7 @@ def _varint(buf: bytes, i: int) -> tuple[int, int]:
 def _fields(buf: bytes) -> list[tuple[int, int, Any]]:
     out = []
     i = 0
+    v: Any
     while i < len(buf):
         key, i = _varint(buf, i)
         num, wt = key >> 3, key & 7
@@ -105,8 +106,8 @@ def decode_message(name: str, buf: bytes) -> Any:
     if name == "k8s.io.apimachinery.pkg.api.resource.Quantity":
         return decode_plain(name, buf).get("string", "")
     if name in ("k8s.io.apimachinery.pkg.runtime.RawExtension", META + "FieldsV1"):
-        raw = [bytes(v) for num, _, v in _fields(buf) if num == 1]
-        return json.loads(raw[0]) if raw and raw[0] else {}
+        raws = [bytes(v) for num, _, v in _fields(buf) if num == 1]
+        return json.loads(raws[0]) if raws and raws[0] else {}
     return decode_plain(name, buf)
 
 

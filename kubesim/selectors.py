@@ -30,32 +30,43 @@ def _split_top(expr: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
+Req = Callable[[dict[str, str]], bool]
+
+
+def _in(k: str, vs: set[str], want: bool) -> Req:
+    return lambda lb: (lb.get(k) in vs) == want
+
+
+def _eq(k: str, v: str, want: bool) -> Req:
+    return lambda lb: (lb.get(k) == v) == want
+
+
+def _has(k: str, want: bool) -> Req:
+    return lambda lb: (k in lb) == want
+
+
 def label_selector(expr: str | None) -> Matcher | None:
     if not expr:
         return None
-    reqs: list[Callable[[dict[str, str]], bool]] = []
+    reqs: list[Req] = []
     equal: list[tuple[str, str]] = []
     for part in _split_top(expr):
         m = _SET.match(part)
         if m:
             key, op, vals = m.group(1), m.group(2), {v.strip() for v in m.group(3).split(",")}
-            if op == "in":
-                reqs.append(lambda lb, k=key, vs=vals: lb.get(k) in vs)
-            else:
-                reqs.append(lambda lb, k=key, vs=vals: lb.get(k) not in vs)
+            reqs.append(_in(key, vals, op == "in"))
             continue
         if "!=" in part:
             k, v = (s.strip() for s in part.split("!=", 1))
-            reqs.append(lambda lb, k=k, v=v: lb.get(k) != v)
+            reqs.append(_eq(k, v, False))
         elif "==" in part or "=" in part:
             k, v = (s.strip() for s in re.split("==?", part, maxsplit=1))
-            reqs.append(lambda lb, k=k, v=v: lb.get(k) == v)
+            reqs.append(_eq(k, v, True))
             equal.append((k, v))
         elif part.startswith("!"):
-            k = part[1:].strip()
-            reqs.append(lambda lb, k=k: k not in lb)
+            reqs.append(_has(part[1:].strip(), False))
         elif re.match(r"^[A-Za-z0-9_./-]+$", part):
-            reqs.append(lambda lb, k=part: k in lb)
+            reqs.append(_has(part, True))
         else:
             raise errors.bad_request(f"unable to parse requirement: invalid label selector {part!r}")
 

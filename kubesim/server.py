@@ -374,7 +374,8 @@ class Server:
             grace=opts.get("gracePeriodSeconds"), preconditions=opts.get("preconditions"),
             dry_run=bool(opts.get("dryRun")))
         if gone:
-            st = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+            st: dict[str, Any] = {"kind": "Status", "apiVersion": "v1", "metadata": {},
+                                  "status": "Success",
                   "details": {"name": name, "group": res.group, "kind": res.plural,
                               "uid": obj["metadata"].get("uid")}}
             if not res.group:
