@@ -117,8 +117,10 @@ class KindCluster(Cluster):
         except subprocess.CalledProcessError as e:
             raise ClusterUnavailable(
                 f"kind could not create the cluster (exit {e.returncode})",
-                fix="read kind's output above; `make cluster-down` then `make cluster` retries; "
-                    "port 31001-31005 or 8080 in use on 127.0.0.1 also stops kind") from e
+                fix="read kind's output above. If it could not pull kindest/node (no access to "
+                    "Docker Hub), run the labs on the embedded cluster: LAB_CLUSTER=embedded make "
+                    "lab. If ports 31001-31005 or 8080 on 127.0.0.1 are taken, free them. Then "
+                    "`make cluster-down` and `make cluster` retry") from e
         for image in IMAGES:
             if subprocess.run(["docker", "image", "inspect", image], capture_output=True,
                               timeout=30).returncode == 0:
