@@ -26,7 +26,7 @@ from aiohttp import web
 from .envvars import container_env
 from .images import profile
 from .network import PODS
-from .streams import STDERR, STDIN, STDOUT, Channels, success
+from .streams import STDERR, STDIN, STDOUT, Channels, fd_chunks, success
 
 log = logging.getLogger("kubesim.dataplane")
 MAX_LOG = 1024 * 1024
@@ -133,22 +133,7 @@ class MainProcess:
             self._emit(channel, data)
 
     async def _read_fd(self, fd: int) -> None:
-        loop = asyncio.get_running_loop()
-        q: asyncio.Queue[bytes] = asyncio.Queue()
-
-        def readable() -> None:
-            try:
-                data = os.read(fd, 65536)
-            except OSError:
-                data = b""
-            if not data:
-                loop.remove_reader(fd)
-            q.put_nowait(data)
-        loop.add_reader(fd, readable)
-        while True:
-            data = await q.get()
-            if not data:
-                return
+        async for data in fd_chunks(fd):
             self._emit(STDOUT, data)
 
     def _emit(self, channel: int, data: bytes) -> None:

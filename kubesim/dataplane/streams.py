@@ -13,7 +13,7 @@ import base64
 import json
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -96,7 +96,6 @@ async def pump_process(ch: Channels, proc: asyncio.subprocess.Process | None, *,
                        on_resize: Callable[[int, int], None] | None,
                        wait: Callable[[], Awaitable[int]], kill: Callable[[], None]) -> int:
     """Move bytes between the WebSocket and a process (pipes, or a pty master fd) until it ends."""
-    loop = asyncio.get_running_loop()
     readers: list[asyncio.Task[None]] = []
 
     async def read_pipe(stream: asyncio.StreamReader | None, channel: int) -> None:
@@ -109,25 +108,8 @@ async def pump_process(ch: Channels, proc: asyncio.subprocess.Process | None, *,
             await ch.send(channel, data)
 
     async def read_pty(fd: int) -> None:
-        q: asyncio.Queue[bytes] = asyncio.Queue()
-
-        def readable() -> None:
-            try:
-                data = os.read(fd, 65536)
-            except OSError:
-                data = b""
-            if not data:
-                loop.remove_reader(fd)
-            q.put_nowait(data)
-        loop.add_reader(fd, readable)
-        try:
-            while True:
-                data = await q.get()
-                if not data:
-                    return
-                await ch.send(STDOUT, data)
-        finally:
-            loop.remove_reader(fd)
+        async for data in fd_chunks(fd):
+            await ch.send(STDOUT, data)
 
     if master is not None:
         readers.append(asyncio.create_task(read_pty(master)))
@@ -177,3 +159,24 @@ async def pump_process(ch: Channels, proc: asyncio.subprocess.Process | None, *,
             t.cancel()
         ws_task.cancel()
     return code
+
+
+async def fd_chunks(fd: int) -> AsyncIterator[bytes]:
+    """What a file descriptor (a pty's master side) gives, chunk by chunk, until EOF."""
+    loop = asyncio.get_running_loop()
+    q: asyncio.Queue[bytes] = asyncio.Queue()
+
+    def readable() -> None:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            data = b""
+        if not data:
+            loop.remove_reader(fd)
+        q.put_nowait(data)
+    loop.add_reader(fd, readable)
+    try:
+        while data := await q.get():
+            yield data
+    finally:
+        loop.remove_reader(fd)
