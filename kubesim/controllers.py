@@ -116,6 +116,9 @@ class Controllers:
             "deployment": self.sync_deployment, "endpoints": self.sync_endpoints,
             "gc": self.collect, "namespace": self.sync_namespace,
         }
+        from .workloads import Workloads  # StatefulSets, DaemonSets (and pinned scheduling)
+        self.workloads = Workloads(self)
+        self.handlers.update(self.workloads.handlers())
         self.tasks: list[asyncio.Task[None]] = []
         self.timers: dict[Any, asyncio.TimerHandle] = {}
         self.owners: dict[str, set[tuple[Any, str, str]]] = {}
@@ -149,6 +152,7 @@ class Controllers:
             self.queues["endpoints"].add(_key(s))
         for n in self.store.iter(NS):
             self.queues["namespace"].add(n["metadata"]["name"])
+        self.workloads.resync()
         self.queues["gc"].add("orphans")
         self.tasks.append(asyncio.create_task(self._expire_events()))
 
@@ -270,6 +274,7 @@ class Controllers:
             self.queues["namespace"].add(k[0])
         if res is NS and ch.type == "ADDED":
             self.queues["namespace"].add(o["metadata"]["name"])
+        self.workloads.on_change(ch)
 
     def _track_pod(self, p: Obj, deleted: bool, old: Obj | None = None) -> None:
         ns, name = _key(p)

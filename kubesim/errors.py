@@ -160,5 +160,6 @@ def invalid_error(kind: str, group: str, name: str, errs: list[FieldError]) -> A
     else:
         agg = "[" + ", ".join(str(e) for e in errs) + "]"
     causes = [{"reason": e.reason, "message": e.body(), "field": e.field} for e in errs]
-    return APIError(422, "Invalid", f'{kind} "{name}" is invalid: {agg}',
+    qualified = f"{kind}.{group}" if group else kind  # e.g. StatefulSet.apps
+    return APIError(422, "Invalid", f'{qualified} "{name}" is invalid: {agg}',
                     _details(kind, name, group, causes=causes))

@@ -16,6 +16,7 @@ from pathlib import Path
 FILES = [
     ("api", "core/v1/generated.proto"), ("api", "apps/v1/generated.proto"),
     ("api", "discovery/v1/generated.proto"), ("api", "autoscaling/v1/generated.proto"),
+    ("api", "networking/v1/generated.proto"),
     ("apimachinery", "pkg/apis/meta/v1/generated.proto"),
     ("apimachinery", "pkg/api/resource/generated.proto"),
     ("apimachinery", "pkg/util/intstr/generated.proto"),
@@ -25,6 +26,9 @@ ROOTS = [f"k8s.io.api.core.v1.{k}" for k in (
     "Namespace", "Node", "Pod", "Service", "Endpoints", "Event", "ConfigMap", "Secret",
     "ServiceAccount")] + [
     "k8s.io.api.apps.v1.Deployment", "k8s.io.api.apps.v1.ReplicaSet",
+    "k8s.io.api.apps.v1.StatefulSet", "k8s.io.api.apps.v1.DaemonSet",
+    "k8s.io.api.apps.v1.ControllerRevision", "k8s.io.api.networking.v1.Ingress",
+    "k8s.io.api.networking.v1.IngressClass",
     "k8s.io.api.discovery.v1.EndpointSlice", "k8s.io.api.autoscaling.v1.Scale",
     "k8s.io.apimachinery.pkg.apis.meta.v1.DeleteOptions", "k8s.io.apimachinery.pkg.runtime.Unknown",
 ]

@@ -20,6 +20,9 @@ ROOTS = [
     "CoreV1EventList", "V1ConfigMap", "V1ConfigMapList", "V1Deployment", "V1DeploymentList",
     "V1ReplicaSet", "V1ReplicaSetList", "V1EndpointSlice", "V1EndpointSliceList", "V1Status",
     "V1Scale", "V1Secret", "V1SecretList", "V1ServiceAccount", "V1ServiceAccountList",
+    "V1StatefulSet", "V1StatefulSetList", "V1DaemonSet", "V1DaemonSetList",
+    "V1ControllerRevision", "V1ControllerRevisionList", "V1Ingress", "V1IngressList",
+    "V1IngressClass", "V1IngressClassList",
 ]
 
 OUT = Path(__file__).with_name("types.json")

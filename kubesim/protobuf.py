@@ -21,7 +21,8 @@ CONTENT_TYPE = "application/vnd.kubernetes.protobuf"
 META = "k8s.io.apimachinery.pkg.apis.meta.v1."
 GROUP_PKG = {"": "k8s.io.api.core.v1.", "apps": "k8s.io.api.apps.v1.",
              "discovery.k8s.io": "k8s.io.api.discovery.v1.",
-             "autoscaling": "k8s.io.api.autoscaling.v1.", "meta.k8s.io": META}
+             "autoscaling": "k8s.io.api.autoscaling.v1.", "meta.k8s.io": META,
+             "networking.k8s.io": "k8s.io.api.networking.v1."}
 
 
 @functools.cache
@@ -151,7 +152,15 @@ def decode_plain(name: str, buf: bytes) -> dict[str, Any]:
             out.setdefault(jname, []).append(value)
         else:
             out[jname] = value
+    for jname in INLINE.intersection(out):  # `json:",inline"` members: their fields, flattened
+        inner = out.pop(jname)
+        if isinstance(inner, dict):
+            out.update(inner)
     return out
+
+
+# Go struct members embedded with `json:",inline"` that protobuf carries as a nested message.
+INLINE = {"ingressRuleValue"}
 
 
 def decode(body: bytes) -> dict[str, Any]:

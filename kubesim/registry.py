@@ -12,14 +12,16 @@ import random
 import uuid
 from typing import Any
 
-from . import errors, patching, schema, services, validation
+from . import errors, kinds, patching, schema, services, validation
 from .errors import FieldError, invalid, required
 from .resources import BY_KIND, Resource
 from .store import Store
 
 SAFE = "bcdfghjklmnpqrstvwxz2456789"
-STATUS_SUBRESOURCE = {"pods", "services", "deployments", "replicasets", "nodes", "namespaces"}
-GENERATION = {"deployments", "replicasets", "pods"}
+STATUS_SUBRESOURCE = {"pods", "services", "deployments", "replicasets", "nodes", "namespaces",
+                      "statefulsets", "daemonsets", "ingresses"}
+GENERATION = {"deployments", "replicasets", "pods", "statefulsets", "daemonsets", "ingresses",
+              "ingressclasses"}
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 R = {r.plural: r for r in BY_KIND.values()}
@@ -220,6 +222,8 @@ class Registry:
                 for port in (ss or {}).get("ports") or []:
                     if isinstance(port, dict):
                         port.setdefault("protocol", "TCP")
+        elif p in kinds.KINDS:
+            kinds.default(p, obj)
         elif p == "namespaces":
             obj.setdefault("spec", {}).setdefault("finalizers", ["kubernetes"])
             obj.setdefault("status", {}).setdefault("phase", "Active")
@@ -265,6 +269,8 @@ class Registry:
                                     "must be greater than or equal to 0"))
             errs += validate_pod_spec((spec.get("template") or {}).get("spec") or {},
                                       "spec.template.spec")
+        elif p in kinds.KINDS:
+            errs += kinds.validate(p, obj, old)
         return errs
 
     # ---- verbs ----
@@ -366,6 +372,8 @@ class Registry:
         if res.plural in GENERATION and new.get("spec") != old.get("spec"):
             md = new["metadata"]
             md["generation"] = omd.get("generation", 1) + 1
+        if res.plural in kinds.KINDS:
+            kinds.prepare_update(res.plural, new, old)
         errs = self._validate(res, new, old)
         if errs:
             raise errors.invalid_error(res.kind, res.group, name, errs)

@@ -24,6 +24,7 @@ MERGE_KEYS: dict[str, str] = {
     "V1TopologySpreadConstraint": "topologyKey", "V1PodResourceClaim": "name",
     "V1PodSchedulingGate": "name", "V1NamespaceCondition": "type", "V1Condition": "type",
     "V1PodIP": "ip", "V1HostIP": "ip", "V1PodReadinessGate": "conditionType",
+    "V1StatefulSetCondition": "type", "V1DaemonSetCondition": "type",
 }
 # Server-side apply keys lists by more than the patch merge key.
 APPLY_KEYS: dict[str, tuple[str, ...]] = {
@@ -91,7 +92,10 @@ _META = {
     "V1ObjectMeta", "V1ListMeta", "V1OwnerReference", "V1ManagedFieldsEntry", "V1LabelSelector",
     "V1LabelSelectorRequirement", "V1Status", "V1StatusDetails", "V1StatusCause", "V1Condition",
 }
-_APPS = ("V1Deployment", "V1ReplicaSet", "V1RollingUpdateDeployment")
+_APPS = ("V1Deployment", "V1ReplicaSet", "V1RollingUpdateDeployment", "V1StatefulSet",
+         "V1DaemonSet", "V1ControllerRevision", "V1RollingUpdateDaemonSet",
+         "V1RollingUpdateStatefulSetStrategy")
+_NETWORKING = ("V1Ingress", "V1HTTPIngress", "V1ServiceBackendPort")
 _DISCOVERY = {"V1EndpointSlice", "V1EndpointSliceList", "V1Endpoint", "V1EndpointConditions",
               "V1EndpointHints", "V1ForZone", "V1ForNode", "DiscoveryV1EndpointPort"}
 
@@ -105,6 +109,8 @@ def definition_name(model: str) -> str:
         return "io.k8s.api.discovery.v1." + model.removeprefix("DiscoveryV1").removeprefix("V1")
     if model.startswith(_APPS):
         return "io.k8s.api.apps.v1." + model[2:]
+    if model.startswith(_NETWORKING):
+        return "io.k8s.api.networking.v1." + model[2:]
     return "io.k8s.api.core.v1." + model.removeprefix("CoreV1").removeprefix("V1")
 
 
@@ -168,6 +174,9 @@ def _definitions(ref: str, v3: bool, models: set[str] | None = None) -> dict[str
             if model == "V1ContainerPort" and name == "protocol" or (
                     model == "V1ServicePort" and name == "protocol"):
                 sch = dict(sch, default="TCP")
+            if model == "V1ControllerRevision" and name == "data":
+                sch = {"type": "object", "x-kubernetes-embedded-resource": True,
+                       "x-kubernetes-preserve-unknown-fields": True}
             text = docs.get(model, {}).get(name)
             if text:
                 sch = dict(sch, description=text)

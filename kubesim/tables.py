@@ -308,6 +308,74 @@ def event_row(e: Obj) -> list[Any]:
             io.get("fieldPath", ""), source, age(first), e.get("count", 1), e["metadata"]["name"]]
 
 
+def statefulset_row(s: Obj) -> list[Any]:
+    spec, st = s.get("spec") or {}, s.get("status") or {}
+    names, images = _containers(spec)
+    return [s["metadata"]["name"], f"{st.get('readyReplicas', 0)}/{spec.get('replicas', 1)}",
+            age(s["metadata"].get("creationTimestamp")), names, images]
+
+
+def daemonset_row(d: Obj) -> list[Any]:
+    spec, st = d.get("spec") or {}, d.get("status") or {}
+    names, images = _containers(spec)
+    node_sel = ((spec.get("template") or {}).get("spec") or {}).get("nodeSelector")
+    return [d["metadata"]["name"], st.get("desiredNumberScheduled", 0),
+            st.get("currentNumberScheduled", 0), st.get("numberReady", 0),
+            st.get("updatedNumberScheduled", 0), st.get("numberAvailable", 0),
+            _labels(node_sel), age(d["metadata"].get("creationTimestamp")), names, images,
+            _label_selector(spec.get("selector"))]
+
+
+def controllerrevision_row(r: Obj) -> list[Any]:
+    ref = next((o for o in r["metadata"].get("ownerReferences") or [] if o.get("controller")),
+               None)
+    controller = "<none>"
+    if ref is not None:
+        group = ref.get("apiVersion", "").rpartition("/")[0]
+        kind = ref.get("kind", "").lower() + (f".{group}" if group else "")
+        controller = f"{kind}/{ref.get('name', '')}"
+    return [r["metadata"]["name"], controller, r.get("revision", 0),
+            age(r["metadata"].get("creationTimestamp"))]
+
+
+def ingress_row(i: Obj) -> list[Any]:
+    spec = i.get("spec") or {}
+    rules = spec.get("rules") or []
+    hosts: list[str] = []
+    more = False
+    for rule in rules:
+        if len(hosts) == 3:
+            more = True
+        if not more and (rule or {}).get("host"):
+            hosts.append(rule["host"])
+    host_cell = ",".join(hosts) if hosts else "*"
+    if more:
+        host_cell += f" + {len(rules) - 3} more..."
+    lb = ((i.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    address = ",".join(x.get("ip") or x.get("hostname") or "" for x in lb)
+    if len(address) > 16:
+        address = address[:13] + "..."
+    return [i["metadata"]["name"], spec.get("ingressClassName") or "<none>", host_cell, address,
+            "80, 443" if spec.get("tls") else "80", age(i["metadata"].get("creationTimestamp"))]
+
+
+def ingressclass_row(c: Obj) -> list[Any]:
+    spec = c.get("spec") or {}
+    params = spec.get("parameters")
+    cell = "<none>"
+    if isinstance(params, dict):
+        cell = params.get("kind", "")
+        if params.get("apiGroup"):
+            cell += "." + params["apiGroup"]
+        cell += "/" + params.get("name", "")
+    return [c["metadata"]["name"], spec.get("controller", ""), cell,
+            age(c["metadata"].get("creationTimestamp"))]
+
+
+CONTAINERS = col("Containers", priority=1, desc="Names of each container in the template.")
+IMAGES = col("Images", priority=1, desc="Images referenced by each container in the template.")
+DS_DOC = "More info: https://kubernetes.io/docs/concepts/workloads/controllers/daemonset/"
+
 Row = Callable[[Obj], list[Any]]
 PRINTERS: dict[str, tuple[list[dict[str, Any]], Row]] = {
     "pods": (POD_COLS, pod_row),
@@ -344,6 +412,46 @@ PRINTERS: dict[str, tuple[list[dict[str, Any]], Row]] = {
                          "template."),
                      col("Selector", priority=1, desc="Label selector for pods.")],
                     replicaset_row),
+    "statefulsets": ([NAME, col("Ready", desc="Number of the pod with ready state"), AGE,
+                      CONTAINERS, IMAGES], statefulset_row),
+    "daemonsets": ([NAME, col("Desired", "integer", desc="The total number of nodes that should "
+                              "be running the daemon pod (including nodes correctly running the "
+                              "daemon pod). " + DS_DOC),
+                    col("Current", "integer", desc="The number of nodes that are running at "
+                        "least 1 daemon pod and are supposed to run the daemon pod. " + DS_DOC),
+                    col("Ready", "integer", desc="numberReady is the number of nodes that should "
+                        "be running the daemon pod and have one or more of the daemon pod "
+                        "running with a Ready Condition."),
+                    col("Up-to-date", "integer", desc="The total number of nodes that are "
+                        "running updated daemon pod"),
+                    col("Available", "integer", desc="The number of nodes that should be running "
+                        "the daemon pod and have one or more of the daemon pod running and "
+                        "available (ready for at least spec.minReadySeconds)"),
+                    col("Node Selector", desc="NodeSelector is a selector which must be true for "
+                        "the pod to fit on a node. Selector which must match a node's labels for "
+                        "the pod to be scheduled on that node. More info: "
+                        "https://kubernetes.io/docs/concepts/configuration/assign-pod-node/"),
+                    AGE, CONTAINERS, IMAGES,
+                    col("Selector", priority=1, desc="A label query over pods that are managed "
+                        "by the daemon set. Must match in order to be controlled. It must match "
+                        "the pod template's labels. More info: https://kubernetes.io/docs/"
+                        "concepts/overview/working-with-objects/labels/#label-selectors")],
+                   daemonset_row),
+    "controllerrevisions": ([NAME, col("Controller", desc="Controller of the object"),
+                             col("Revision", desc="Revision indicates the revision of the state "
+                                 "represented by Data."), AGE], controllerrevision_row),
+    "ingresses": ([NAME, col("Class", desc="The name of the IngressClass resource that should be "
+                             "used for additional configuration"),
+                   col("Hosts", desc="Hosts that incoming requests are matched against before "
+                       "the ingress rule"),
+                   col("Address", desc="Address is a list containing ingress points for the "
+                       "load-balancer"),
+                   col("Ports", desc="Ports of TLS configurations that open"), AGE],
+                  ingress_row),
+    "ingressclasses": ([NAME, col("Controller", desc="Controller that is responsible for "
+                                  "handling this class"),
+                        col("Parameters", desc="A reference to a resource with additional "
+                            "parameters"), AGE], ingressclass_row),
     "nodes": ([NAME, col("Status", desc="The status of the node"),
                col("Roles", desc="The roles of the node"), AGE,
                col("Version", desc="Kubelet Version reported by the node."),

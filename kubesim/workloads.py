@@ -1,0 +1,601 @@
+"""The StatefulSet and DaemonSet controllers, and the scheduler's node-affinity binding their
+pods rely on.
+
+``Controllers`` (controllers.py) owns the queues and workers; it registers ``handlers()``,
+forwards every store change to ``on_change`` and calls ``resync`` once at start. Everything is
+level-based, as in controllers.py: a worker reads the current state and converges, writing
+through ``Registry`` like a client.
+
+What a learner sees matches kube-controller-manager (recorded on a real v1.37 control plane):
+StatefulSet pods are ``<name>-<ordinal>``, created one at a time in order (OrderedReady: the next
+only once the previous is Running and Ready) or all at once (Parallel), removed highest ordinal
+first, replaced under the same name, and updated in reverse ordinal order; DaemonSets run one
+pod per node whose taints they tolerate, pinned there by a required node affinity.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from . import errors
+from .controllers import _key, controlled_by, owner_ref, pod_active, pod_ready
+from .kinds import TEMPLATE_GENERATION, controller_revision_data
+from .registry import R, now
+from .selectors import match_label_selector
+from .store import Change
+
+if TYPE_CHECKING:
+    from .controllers import Controllers
+
+log = logging.getLogger("kubesim.workloads")
+Obj = dict[str, Any]
+PODS, NODES = R["pods"], R["nodes"]
+STS, DS, CR = R["statefulsets"], R["daemonsets"], R["controllerrevisions"]
+REVISION_LABEL = "controller-revision-hash"
+POD_NAME_LABEL = "statefulset.kubernetes.io/pod-name"
+POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
+CR_HASH_LABEL = "controller.kubernetes.io/hash"
+TEMPLATE_GENERATION_LABEL = "pod-template-generation"
+SAFE = "bcdfghjklmnpqrstvwxz2456789"
+# what the DaemonSet controller adds to its pods: they stay through node trouble and cordons
+DS_TOLERATIONS = [
+    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute"},
+    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"},
+    {"key": "node.kubernetes.io/disk-pressure", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/memory-pressure", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/pid-pressure", "operator": "Exists", "effect": "NoSchedule"},
+    {"key": "node.kubernetes.io/unschedulable", "operator": "Exists", "effect": "NoSchedule"},
+]
+
+
+def go_json(data: Any) -> bytes:
+    """Go's encoding/json of a map: sorted keys, no spaces, <, > and & escaped."""
+    s = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    s = s.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return s.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029").encode()
+
+
+def revision_hash(data: Obj, collisions: int = 0) -> str:
+    """controller.HashControllerRevision: FNV-1 (32 bit) over the revision's JSON and the
+    collision count, printed in decimal and encoded with rand.SafeEncodeString (the same
+    hash as a real cluster's for the same stored template)."""
+    h = 0x811C9DC5
+    for b in go_json(data) + str(collisions).encode():
+        h = (h * 0x01000193) & 0xFFFFFFFF
+        h ^= b
+    return "".join(SAFE[ord(c) % len(SAFE)] for c in str(h))
+
+
+def ordinal(sts_name: str, pod: Obj) -> int | None:
+    name = pod["metadata"]["name"]
+    prefix = sts_name + "-"
+    if not name.startswith(prefix) or not name[len(prefix):].isdigit():
+        return None
+    return int(name[len(prefix):])
+
+
+def running_and_ready(p: Obj) -> bool:
+    return (p.get("status") or {}).get("phase") == "Running" and pod_ready(p) and \
+        not p["metadata"].get("deletionTimestamp")
+
+
+def _failed(p: Obj) -> bool:
+    return (p.get("status") or {}).get("phase") in ("Failed", "Succeeded") and \
+        not p["metadata"].get("deletionTimestamp")
+
+
+def _tolerated(taint: Obj, tolerations: list[Obj]) -> bool:
+    for t in tolerations:
+        if t.get("effect") and t["effect"] != taint.get("effect"):
+            continue
+        if t.get("operator") == "Exists" and (not t.get("key") or t["key"] == taint.get("key")):
+            return True
+        if t.get("key") == taint.get("key") and t.get("value", "") == taint.get("value", ""):
+            return True
+    return False
+
+
+def _match_expression(values: dict[str, str], e: Obj) -> bool:
+    op, key, vals = e.get("operator"), e.get("key", ""), e.get("values") or []
+    if op == "In":
+        return key in values and values[key] in vals
+    if op == "NotIn":
+        return key not in values or values[key] not in vals
+    if op == "Exists":
+        return key in values
+    if op == "DoesNotExist":
+        return key not in values
+    if op in ("Gt", "Lt") and key in values and vals:
+        try:
+            a, b = int(values[key]), int(vals[0])
+        except ValueError:
+            return False
+        return a > b if op == "Gt" else a < b
+    return False
+
+
+def node_affinity_matches(spec: Obj, node: Obj) -> bool:
+    """A pod spec's nodeSelector and required node affinity, against one node."""
+    labels = node["metadata"].get("labels") or {}
+    if not all(labels.get(k) == v for k, v in (spec.get("nodeSelector") or {}).items()):
+        return False
+    req = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
+           .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
+    terms = req.get("nodeSelectorTerms") or []
+    if not terms:
+        return True
+    fields = {"metadata.name": node["metadata"]["name"]}
+    return any(all(_match_expression(labels, e) for e in t.get("matchExpressions") or []) and
+               all(_match_expression(fields, e) for e in t.get("matchFields") or [])
+               and (t.get("matchExpressions") or t.get("matchFields"))
+               for t in terms)
+
+
+def untolerated(node: Obj, tolerations: list[Obj]) -> Obj | None:
+    for t in (node.get("spec") or {}).get("taints") or []:
+        if t.get("effect") in ("NoSchedule", "NoExecute") and not _tolerated(t, tolerations):
+            return dict(t)
+    return None
+
+
+def pinned_node(pod: Obj) -> str | None:
+    """The node a required ``matchFields: metadata.name In [node]`` term names (DaemonSet pods)."""
+    req = ((((pod.get("spec") or {}).get("affinity") or {}).get("nodeAffinity") or {})
+           .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
+    for t in req.get("nodeSelectorTerms") or []:
+        for f in t.get("matchFields") or []:
+            if f.get("key") == "metadata.name" and f.get("operator") == "In" and \
+                    len(f.get("values") or []) == 1:
+                return str(f["values"][0])
+    return None
+
+
+class Workloads:
+    def __init__(self, ctl: Controllers) -> None:
+        self.ctl = ctl
+        self.store = ctl.store
+        self.reg = ctl.reg
+
+    # ---- wiring (called by Controllers) ----
+    def handlers(self) -> dict[str, Callable[[Any], None]]:
+        return {"statefulset": self.sync_statefulset, "daemonset": self.sync_daemonset,
+                "scheduler": self.schedule}
+
+    def resync(self) -> None:
+        for s in self.store.iter(STS):
+            self.ctl.queues["statefulset"].add(_key(s))
+        for d in self.store.iter(DS):
+            self.ctl.queues["daemonset"].add(_key(d))
+
+    def on_change(self, ch: Change) -> None:
+        o, res = ch.obj, ch.res
+        k = _key(o)
+        if res is PODS:
+            for ref in o["metadata"].get("ownerReferences") or []:
+                if ref.get("kind") == "StatefulSet":
+                    self.ctl.queues["statefulset"].add((k[0], ref["name"]))
+                elif ref.get("kind") == "DaemonSet":
+                    self.ctl.queues["daemonset"].add((k[0], ref["name"]))
+        elif res is STS:
+            self.ctl.queues["statefulset"].add(k)
+        elif res is DS:
+            self.ctl.queues["daemonset"].add(k)
+        elif res is NODES:
+            for d in self.store.iter(DS):
+                self.ctl.queues["daemonset"].add(_key(d))
+
+    # ---- scheduling of pinned pods ----
+    def schedule(self, key: tuple[str, str]) -> None:
+        """Pods with a required ``metadata.name`` node affinity (DaemonSet pods) go to that node
+        when it fits; all others go through the scheduler in controllers.py."""
+        pod = self.store.find(PODS, key[0], key[1])
+        node_name = pinned_node(pod) if pod is not None else None
+        if pod is None or node_name is None or pod["spec"].get("nodeName") or \
+                pod["metadata"].get("deletionTimestamp"):
+            self.ctl.schedule(key)
+            return
+        nodes = list(self.store.iter(NODES))
+        node = next((n for n in nodes if n["metadata"]["name"] == node_name), None)
+        reason = ""
+        if node is None or not node_affinity_matches(pod["spec"], node):
+            reason = "node(s) didn't match Pod's node affinity/selector"
+        else:
+            t = untolerated(node, pod["spec"].get("tolerations") or [])
+            if t is not None:
+                reason = f"node(s) had untolerated taint {{{t.get('key')}: {t.get('value', '')}}}"
+        if reason:
+            total = len(nodes)
+            others = total - 1 if node is not None else total
+            parts = sorted([f"1 {reason}"] * (node is not None) + [
+                f"{others} node(s) didn't match Pod's node affinity/selector"] * bool(others))
+            self.ctl.event(pod, "Warning", "FailedScheduling",
+                           f"0/{total} nodes are available: {', '.join(parts)}. preemption: "
+                           f"0/{total} nodes are available: {total} Preemption is not helpful "
+                           f"for scheduling.", "default-scheduler")
+            self.ctl.unschedulable.add(key)
+            return
+        self.ctl.unschedulable.discard(key)
+        new = copy.deepcopy(pod)
+        new["spec"]["nodeName"] = node_name
+        new.setdefault("status", {})["conditions"] = [
+            {"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+             "lastTransitionTime": now()}]
+        self.reg.update(PODS, key[0], key[1], new, check_rv=False, validation_mode="Ignore")
+        self.ctl.event(pod, "Normal", "Scheduled",
+                       f"Successfully assigned {key[0]}/{key[1]} to {node_name}",
+                       "default-scheduler")
+
+    # ---- ControllerRevisions ----
+    def _revisions(self, owner: Obj, template: Obj, hash_label: str) -> tuple[Obj, list[Obj]]:
+        """The owner's revisions, creating (or re-numbering) the one for its current template.
+        Returns (update revision, all revisions sorted by number)."""
+        ns, name = _key(owner)
+        revs = sorted((r for r in self.store.in_namespace(CR, ns) if controlled_by(r, owner)),
+                      key=lambda r: r.get("revision", 0))
+        data = controller_revision_data(template)
+        top = max([r.get("revision", 0) for r in revs] + [0])
+        match = next((r for r in revs if r.get("data") == data), None)
+        if match is not None:
+            if match.get("revision", 0) != top:  # a rollback: the old revision becomes newest
+                new = copy.deepcopy(match)
+                new["revision"] = top + 1
+                match = self.reg.update(CR, ns, match["metadata"]["name"], new, check_rv=False,
+                                        validation_mode="Ignore")
+                revs = [match if r["metadata"]["uid"] == match["metadata"]["uid"] else r
+                        for r in revs]
+            return match, sorted(revs, key=lambda r: r.get("revision", 0))
+        collisions = int((owner.get("status") or {}).get("collisionCount") or 0)
+        h = revision_hash(data, collisions)
+        labels = dict((template.get("metadata") or {}).get("labels") or {})
+        labels[hash_label] = h
+        cr: Obj = {"apiVersion": "apps/v1", "kind": "ControllerRevision",
+                   "metadata": {"name": f"{name}-{h}", "namespace": ns, "labels": labels,
+                                "ownerReferences": [owner_ref(owner)]},
+                   "data": data, "revision": top + 1}
+        if owner["metadata"].get("annotations"):
+            cr["metadata"]["annotations"] = dict(owner["metadata"]["annotations"])
+        created = self.reg.create(CR, ns, cr, validation_mode="Ignore")
+        revs.append(created)
+        self._prune_history(owner, revs)
+        return created, revs
+
+    def _prune_history(self, owner: Obj, revs: list[Obj]) -> None:
+        limit = (owner.get("spec") or {}).get("revisionHistoryLimit", 10)
+        ns = owner["metadata"]["namespace"]
+        live = {(p["metadata"].get("labels") or {}).get(REVISION_LABEL)
+                for p in self.store.in_namespace(PODS, ns) if controlled_by(p, owner)}
+        old = [r for r in sorted(revs, key=lambda r: r.get("revision", 0))[:-1]
+               if r["metadata"]["name"] not in live and
+               (r["metadata"].get("labels") or {}).get(REVISION_LABEL) not in live]
+        for r in old[:max(len(old) - int(limit), 0)]:
+            try:
+                self.reg.delete(CR, ns, r["metadata"]["name"])
+            except errors.APIError:
+                pass
+
+    # ---- StatefulSet ----
+    def sync_statefulset(self, key: tuple[str, str]) -> None:
+        sts = self.store.find(STS, key[0], key[1])
+        if sts is None or sts["metadata"].get("deletionTimestamp"):
+            return
+        ns, name = key
+        spec = sts["spec"]
+        update_rev, revs = self._revisions(sts, spec.get("template") or {}, CR_HASH_LABEL)
+        update_name = update_rev["metadata"]["name"]
+        st = sts.get("status") or {}
+        current_name = st.get("currentRevision") or update_name
+        current_rev = next((r for r in revs if r["metadata"]["name"] == current_name), None)
+        if current_rev is None:
+            current_rev, current_name = update_rev, update_name
+        sel = spec.get("selector")
+        pods = {}
+        for p in self.store.in_namespace(PODS, ns):
+            if controlled_by(p, sts) and match_label_selector(sel, p["metadata"].get("labels")):
+                i = ordinal(name, p)
+                if i is not None:
+                    pods[i] = p
+        replicas = spec.get("replicas", 1)
+        monotonic = spec.get("podManagementPolicy", "OrderedReady") != "Parallel"
+        strategy = spec.get("updateStrategy") or {}
+        rolling = strategy.get("type", "RollingUpdate") == "RollingUpdate"
+        partition = int((strategy.get("rollingUpdate") or {}).get("partition") or 0) \
+            if rolling else 0
+        self._converge_statefulset(sts, pods, replicas, monotonic, rolling, partition,
+                                   current_rev, update_rev)
+        self._statefulset_status(key, update_name, current_name, rolling)
+
+    def _converge_statefulset(self, sts: Obj, pods: dict[int, Obj], replicas: int,
+                              monotonic: bool, rolling: bool, partition: int, current_rev: Obj,
+                              update_rev: Obj) -> None:
+        ns, name = _key(sts)
+        for i in range(replicas):
+            p = pods.get(i)
+            if p is not None and _failed(p):
+                self._delete_pod(sts, p, "statefulset")
+                p = None
+                if monotonic:
+                    return
+            if p is None:
+                use_current = rolling and i < partition
+                self._create_sts_pod(sts, i, current_rev if use_current else update_rev)
+                if monotonic:
+                    return
+                continue
+            if p["metadata"].get("deletionTimestamp") and monotonic:
+                return  # the same name comes back once this one is gone
+            if not running_and_ready(p) and monotonic:
+                return
+        condemned = sorted((i for i in pods if i >= replicas), reverse=True)
+        for i in condemned:
+            p = pods[i]
+            if p["metadata"].get("deletionTimestamp"):
+                if monotonic:
+                    return
+                continue
+            if monotonic and not all(running_and_ready(pods[j]) for j in pods if j != i):
+                return
+            self._delete_pod(sts, p, "statefulset")
+            if monotonic:
+                return
+        if condemned or not rolling:
+            return  # OnDelete: pods take the new template only when someone deletes them
+        for i in range(replicas - 1, partition - 1, -1):
+            p = pods.get(i)
+            if p is None:
+                return
+            rev = (p["metadata"].get("labels") or {}).get(REVISION_LABEL)
+            if rev != update_rev["metadata"]["name"] and \
+                    not p["metadata"].get("deletionTimestamp"):
+                self._delete_pod(sts, p, "statefulset")
+                return
+            if not running_and_ready(p):
+                return
+
+    def _create_sts_pod(self, sts: Obj, i: int, rev: Obj) -> None:
+        ns, name = _key(sts)
+        tmpl = copy.deepcopy(((rev.get("data") or {}).get("spec") or {}).get("template") or {})
+        tmpl.pop("$patch", None)
+        tmd = tmpl.get("metadata") or {}
+        pod_name = f"{name}-{i}"
+        labels = dict(tmd.get("labels") or {})
+        labels.update({REVISION_LABEL: rev["metadata"]["name"], POD_NAME_LABEL: pod_name,
+                       POD_INDEX_LABEL: str(i)})
+        pspec = tmpl.get("spec") or {}
+        pspec["hostname"] = pod_name
+        service = sts["spec"].get("serviceName")
+        if service:
+            pspec["subdomain"] = service
+        for claim in sts["spec"].get("volumeClaimTemplates") or []:
+            cname = (claim.get("metadata") or {}).get("name", "")
+            vols = pspec.setdefault("volumes", [])
+            if not any(v.get("name") == cname for v in vols):
+                vols.append({"name": cname, "persistentVolumeClaim": {
+                    "claimName": f"{cname}-{pod_name}"}})
+        pod: Obj = {"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": pod_name, "generateName": f"{name}-", "namespace": ns,
+                                 "labels": labels, "ownerReferences": [owner_ref(sts)]},
+                    "spec": pspec}
+        if tmd.get("annotations"):
+            pod["metadata"]["annotations"] = tmd["annotations"]
+        if tmd.get("finalizers"):
+            pod["metadata"]["finalizers"] = tmd["finalizers"]
+        try:
+            self.reg.create(PODS, ns, pod, validation_mode="Ignore")
+        except errors.APIError as e:
+            if e.code == 409:  # the previous pod of this name is still going away
+                self.ctl.later(0.1, "statefulset", (ns, name))
+                return
+            self.ctl.event(sts, "Warning", "FailedCreate",
+                           f"create Pod {pod_name} in StatefulSet {name} failed error: "
+                           f"{e.message}", "statefulset-controller")
+            raise
+        self.ctl.event(sts, "Normal", "SuccessfulCreate",
+                       f"Create Pod {pod_name} in StatefulSet {name} successful",
+                       "statefulset-controller")
+
+    def _delete_pod(self, owner: Obj, p: Obj, kind: str) -> None:
+        ns, name = _key(owner)
+        pname = p["metadata"]["name"]
+        try:
+            self.reg.delete(PODS, ns, pname)
+        except errors.APIError as e:
+            if e.code != 404:
+                raise
+            return
+        if kind == "statefulset":
+            self.ctl.event(owner, "Normal", "SuccessfulDelete",
+                           f"delete Pod {pname} in StatefulSet {name} successful",
+                           "statefulset-controller")
+        else:
+            self.ctl.event(owner, "Normal", "SuccessfulDelete", f"Deleted pod: {pname}",
+                           "daemonset-controller")
+
+    def _statefulset_status(self, key: tuple[str, str], update_name: str, current_name: str,
+                            rolling: bool) -> None:
+        sts = self.store.find(STS, key[0], key[1])
+        if sts is None:
+            return
+        replicas = ready = current = updated = 0
+        for p in self.store.in_namespace(PODS, key[0]):
+            if not controlled_by(p, sts) or p["metadata"].get("deletionTimestamp"):
+                continue
+            replicas += 1
+            if running_and_ready(p):
+                ready += 1
+            rev = (p["metadata"].get("labels") or {}).get(REVISION_LABEL)
+            if rev == current_name:
+                current += 1
+            if rev == update_name:
+                updated += 1
+        old = sts.get("status") or {}
+        want = sts["spec"].get("replicas", 1)
+        if rolling and updated == replicas and ready == replicas and replicas == want:
+            current_name, current = update_name, updated  # the rolling update is complete
+        status: Obj = {"observedGeneration": sts["metadata"].get("generation", 1),
+                       "replicas": replicas, "readyReplicas": ready, "currentReplicas": current,
+                       "updatedReplicas": updated, "currentRevision": current_name,
+                       "updateRevision": update_name,
+                       "collisionCount": int(old.get("collisionCount") or 0),
+                       "availableReplicas": ready}
+        status = {k: v for k, v in status.items()
+                  if v or k in ("replicas", "availableReplicas", "collisionCount",
+                                "observedGeneration")}
+        if old.get("conditions"):
+            status["conditions"] = old["conditions"]
+        if status != old:
+            self.reg.update(STS, key[0], key[1], dict(sts, status=status), subresource="status",
+                            check_rv=False)
+
+    # ---- DaemonSet ----
+    def sync_daemonset(self, key: tuple[str, str]) -> None:
+        ds = self.store.find(DS, key[0], key[1])
+        if ds is None or ds["metadata"].get("deletionTimestamp"):
+            return
+        ns, name = key
+        spec = ds["spec"]
+        tmpl = spec.get("template") or {}
+        update_rev, _ = self._revisions(ds, tmpl, REVISION_LABEL)
+        h = (update_rev["metadata"].get("labels") or {}).get(REVISION_LABEL, "")
+        sel = spec.get("selector")
+        by_node: dict[str, list[Obj]] = {}
+        for p in self.store.in_namespace(PODS, ns):
+            if controlled_by(p, ds) and match_label_selector(sel, p["metadata"].get("labels")):
+                node = p["spec"].get("nodeName") or pinned_node(p) or ""
+                by_node.setdefault(node, []).append(p)
+        pod_spec = tmpl.get("spec") or {}
+        tolerations = (pod_spec.get("tolerations") or []) + DS_TOLERATIONS
+        wanted = []
+        for node in sorted(self.store.iter(NODES), key=lambda n: n["metadata"]["name"]):
+            if node_affinity_matches(pod_spec, node) and untolerated(node, tolerations) is None:
+                wanted.append(node["metadata"]["name"])
+        misscheduled = 0
+        for node_name, pods in by_node.items():
+            if node_name in wanted:
+                continue
+            for p in pods:
+                if pod_active(p):
+                    misscheduled += 1
+                    self._delete_pod(ds, p, "daemonset")
+        strategy = spec.get("updateStrategy") or {}
+        rolling = strategy.get("type", "RollingUpdate") == "RollingUpdate"
+        max_unavailable = self._ds_max_unavailable(ds, len(wanted))
+        unavailable = 0
+        old_pods = []
+        for node_name in wanted:
+            pods = [p for p in by_node.get(node_name, [])
+                    if not p["metadata"].get("deletionTimestamp")]
+            for p in pods:
+                if _failed(p):
+                    self._delete_pod(ds, p, "daemonset")
+            pods = [p for p in pods if not _failed(p)]
+            if not pods:
+                if not by_node.get(node_name):  # none at all (not even one terminating)
+                    self._create_ds_pod(ds, node_name, h)
+                unavailable += 1
+                continue
+            pods.sort(key=lambda p: p["metadata"].get("creationTimestamp", ""))
+            for extra in pods[1:]:
+                self._delete_pod(ds, extra, "daemonset")
+            p = pods[0]
+            if not running_and_ready(p):
+                unavailable += 1
+            if (p["metadata"].get("labels") or {}).get(REVISION_LABEL) != h:
+                old_pods.append(p)
+        if rolling and old_pods:
+            # unavailable old pods first, then the rest while the budget allows
+            old_pods.sort(key=lambda p: (running_and_ready(p), p["metadata"]["name"]))
+            for p in old_pods:
+                if not running_and_ready(p):
+                    self._delete_pod(ds, p, "daemonset")
+                elif unavailable < max_unavailable:
+                    self._delete_pod(ds, p, "daemonset")
+                    unavailable += 1
+        self._daemonset_status(key, wanted, h)
+
+    @staticmethod
+    def _ds_max_unavailable(ds: Obj, desired: int) -> int:
+        ru = ((ds["spec"].get("updateStrategy") or {}).get("rollingUpdate") or {})
+        v = ru.get("maxUnavailable", 1)
+        if isinstance(v, str) and v.endswith("%"):
+            n = int(int(v[:-1]) * desired / 100)
+        else:
+            n = int(v)
+        return max(n, 1)
+
+    def _create_ds_pod(self, ds: Obj, node: str, h: str) -> None:
+        ns, name = _key(ds)
+        tmpl = copy.deepcopy(ds["spec"].get("template") or {})
+        tmd = tmpl.get("metadata") or {}
+        labels = dict(tmd.get("labels") or {})
+        labels[REVISION_LABEL] = h
+        labels[TEMPLATE_GENERATION_LABEL] = (ds["metadata"].get("annotations") or {}).get(
+            TEMPLATE_GENERATION, "1")
+        pspec = tmpl.get("spec") or {}
+        term_field = {"key": "metadata.name", "operator": "In", "values": [node]}
+        aff = pspec.setdefault("affinity", {}).setdefault("nodeAffinity", {})
+        req = aff.setdefault("requiredDuringSchedulingIgnoredDuringExecution", {})
+        terms = req.get("nodeSelectorTerms") or []
+        if terms:
+            for t in terms:
+                t["matchFields"] = [term_field]
+        else:
+            req["nodeSelectorTerms"] = [{"matchFields": [term_field]}]
+        tols = pspec.setdefault("tolerations", [])
+        for t in DS_TOLERATIONS:
+            if not any(x.get("key") == t["key"] and x.get("effect") == t["effect"]
+                       for x in tols):
+                tols.append(dict(t))
+        pod: Obj = {"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"generateName": f"{name}-", "namespace": ns, "labels": labels,
+                                 "ownerReferences": [owner_ref(ds)]},
+                    "spec": pspec}
+        if tmd.get("annotations"):
+            pod["metadata"]["annotations"] = tmd["annotations"]
+        created = self.reg.create(PODS, ns, pod, validation_mode="Ignore")
+        self.ctl.event(ds, "Normal", "SuccessfulCreate",
+                       f"Created pod: {created['metadata']['name']}", "daemonset-controller")
+
+    def _daemonset_status(self, key: tuple[str, str], wanted: list[str], h: str) -> None:
+        ds = self.store.find(DS, key[0], key[1])
+        if ds is None:
+            return
+        sel = ds["spec"].get("selector")
+        current = ready = updated = misscheduled = 0
+        seen: set[str] = set()
+        for p in self.store.in_namespace(PODS, key[0]):
+            if not controlled_by(p, ds) or not match_label_selector(
+                    sel, p["metadata"].get("labels")) or not pod_active(p):
+                continue
+            node = p["spec"].get("nodeName") or pinned_node(p) or ""
+            if node not in wanted:
+                misscheduled += 1
+                continue
+            if node in seen:
+                continue
+            seen.add(node)
+            current += 1
+            if running_and_ready(p):
+                ready += 1
+            if (p["metadata"].get("labels") or {}).get(REVISION_LABEL) == h:
+                updated += 1
+        desired = len(wanted)
+        status: Obj = {"currentNumberScheduled": current, "numberMisscheduled": misscheduled,
+                       "desiredNumberScheduled": desired, "numberReady": ready,
+                       "observedGeneration": ds["metadata"].get("generation", 1),
+                       "updatedNumberScheduled": updated, "numberAvailable": ready,
+                       "numberUnavailable": max(desired - ready, 0)}
+        status = {k: v for k, v in status.items()
+                  if v or k in ("currentNumberScheduled", "numberMisscheduled",
+                                "desiredNumberScheduled", "numberReady", "observedGeneration")}
+        old = ds.get("status") or {}
+        if old.get("conditions"):
+            status["conditions"] = old["conditions"]
+        if old.get("collisionCount"):
+            status["collisionCount"] = old["collisionCount"]
+        if status != old:
+            self.reg.update(DS, key[0], key[1], dict(ds, status=status), subresource="status",
+                            check_rv=False)
