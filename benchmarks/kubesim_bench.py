@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import multiprocessing
 import os
+import socket
 import ssl
 import statistics
 import subprocess
@@ -122,6 +124,39 @@ def populate(c: Client) -> float:
     return time.perf_counter() - t0
 
 
+def _bare_server(body: bytes, cert: str, key: str, port: "multiprocessing.Queue[int]") -> None:
+    """Serve ``body`` to every request over TLS with blocking sockets and nothing else."""
+    head = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+            % len(body))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port.put(listener.getsockname()[1])
+        conn = ctx.wrap_socket(listener.accept()[0], server_side=True)
+        while conn.recv(65536):
+            conn.sendall(head + body)
+
+
+def bare_tls_baseline(body: bytes, state: Path, n: int) -> list[float]:
+    """The same bytes a list returns, from a bare TLS socket server in its own process: what
+    moving them through TLS and http.client costs, whatever the server does."""
+    port: multiprocessing.Queue[int] = multiprocessing.Queue()
+    proc = multiprocessing.Process(target=_bare_server, daemon=True, args=(
+        body, str(state / "pki" / "apiserver.crt"), str(state / "pki" / "apiserver.key"), port))
+    proc.start()
+    try:
+        ctx = ssl.create_default_context(cafile=str(state / "pki" / "apiserver.crt"))
+        conn = http.client.HTTPSConnection("127.0.0.1", port.get(timeout=10), context=ctx,
+                                           timeout=30)
+
+        def fetch() -> None:
+            conn.request("GET", "/")
+            assert len(conn.getresponse().read()) == len(body)
+        return timed(fetch, n)
+    finally:
+        proc.kill()
+
+
 def watch_latency(c: Client, kubeconfig: Path, state: Path, n: int) -> list[float]:
     """Time from a write's response to its event arriving on an open watch."""
     _, raw = c.call("GET", f"/api/v1/namespaces/{NS}/configmaps")
@@ -188,6 +223,8 @@ def main() -> int:
             results["apply service (SSA)"] = timed(lambda: c.call(
                 "PATCH", path, svc, "application/apply-patch+yaml"), SAMPLES)
             results["watch event latency"] = watch_latency(c, kubeconfig, state, 200)
+            _, body = c.call("GET", f"/api/v1/namespaces/{NS}/pods")
+            baseline = bare_tls_baseline(body, state, 60) if c.https else []
         finally:
             kubesim("down", state)
     print(f"kubesim benchmark: {PODS} pods ({RUNNABLE}+ Running, the rest Pending: nodes hold "
@@ -203,7 +240,14 @@ def main() -> int:
         p50, p99 = statistics.median(xs), pct(xs, 99)
         print(f"  {name:28} {p50:8.2f} {p99:8.2f} {len(xs):5d}")
         ok = ok and (p50 < 5 or name == "list 1000 pods")
-    print("targets (startup < 1 s, p50 < 5 ms):", "met" if ok else "MISSED")
+    if baseline:
+        print(f"  {'baseline: the same list bytes':28} {statistics.median(baseline):8.2f} "
+              f"{pct(baseline, 99):8.2f} {len(baseline):5d}   ({len(body) / 1e6:.1f} MB from a "
+              "bare blocking TLS server: the transport's own cost)")
+        listed = statistics.median(results["list 1000 pods"])
+        ok = ok and (listed < 5 or listed < 1.25 * statistics.median(baseline))
+    print("targets (startup < 1 s; p50 < 5 ms, or for the 3.4 MB list within 25% of the bare "
+          "transport):", "met" if ok else "MISSED")
     return 0 if ok else 1
 
 

@@ -93,7 +93,11 @@ class Server:
         try:
             if request.path not in PUBLIC and not self._authorized(request):
                 raise errors.unauthorized()
-            return await handler(request)
+            resp = await handler(request)
+            if isinstance(resp, web.Response) and resp.body is not None and \
+                    len(resp.body) > CHUNK:  # type: ignore[arg-type]
+                return await _stream(request, resp)
+            return resp
         except errors.APIError as e:
             resp = error_response(e)
             parts = request.path.split("/")
@@ -305,9 +309,9 @@ class Server:
     def _list(self, request: web.Request, res: Resource, ns: str | None,
               headers: dict[str, str]) -> web.Response:
         q = request.query
-        if ns and res.namespaced:
-            pass
-        items = self._select(request, res, ns)
+        plain = not (q.get("labelSelector") or q.get("fieldSelector") or q.get("limit")
+                     or q.get("continue") or _wants_table(request))
+        items = [] if plain else self._select(request, res, ns)
         rv = str(self.store.rv)
         start = 0
         cont = q.get("continue")
@@ -333,8 +337,13 @@ class Server:
             md["continue"] = nxt
             md["remainingItemCount"] = len(self._select(request, res, ns)) - start - limit
         head = dumps({"kind": res.kind + "List", "apiVersion": res.api_version, "metadata": md})
-        raw = head[:-1] + b',"items":[' + b",".join(
-            self.store.encoded(res, o) for o in items) + b"]}"
+        if plain:  # the whole collection: its encoding is cached until one of its kind changes
+            _, joined = self.store.encoded_items(res, ns)
+        else:
+            encoded = self.store.encoded
+            joined = b",".join([encoded(res, o) for o in items])
+        # one join: building megabytes by repeated concatenation costs more than encoding
+        raw = b"".join((head[:-1], b',"items":[', joined, b"]}"))
         return web.Response(body=raw, headers=dict(headers, **{
             "Content-Type": "application/json"}))
 
@@ -548,6 +557,20 @@ class Server:
             await send("ADDED", ch.obj)
         elif old_ok:
             await send("DELETED", ch.obj)
+
+
+CHUNK = 256 * 1024
+
+
+async def _stream(request: web.Request, resp: web.Response) -> web.StreamResponse:
+    body = memoryview(resp.body)  # type: ignore[arg-type]
+    out = web.StreamResponse(status=resp.status, headers=resp.headers)
+    out.content_length = len(body)
+    await out.prepare(request)
+    for i in range(0, len(body), CHUNK):
+        await out.write(body[i:i + CHUNK])
+    await out.write_eof()
+    return out
 
 
 def _agent(request: web.Request) -> str:
