@@ -20,6 +20,12 @@ Case keys:
                              the resourceVersion itself) or name + patch
   repeat                   create `repeat` copies of the request's Service (names <name>-<i>) and
                            report the allocation bands seen (for allocation-order rules)
+  workload                 {kind: StatefulSet|DaemonSet, name: NAME, stages: [...]}: after the
+                           request, each stage in turn: {wait: {pods: N}} (until N pods, no
+                           more, all Running and Ready, and the status agrees; records a
+                           snapshot: status, pods, ControllerRevisions), {delete_pod: NAME}
+                           (records whether it came back under the same name), {scale: N},
+                           {image: IMAGE} (the first container's, a rolling update)
   wait_endpoints           {service: NAME, ready: N, not_ready: M, slice_endpoints: K}: after
                            the request, wait until the Endpoints have that many addresses and
                            the EndpointSlices K endpoints (default N+M), then include both
@@ -125,7 +131,20 @@ PLURAL = {"Service": "services", "Pod": "pods", "Endpoints": "endpoints",
           "Deployment": "deployments", "EndpointSlice": "endpointslices"}
 
 
+GROUP_KINDS = {"StatefulSet": ("apis/apps/v1", "statefulsets"),
+               "DaemonSet": ("apis/apps/v1", "daemonsets"),
+               "ControllerRevision": ("apis/apps/v1", "controllerrevisions"),
+               "Ingress": ("apis/networking.k8s.io/v1", "ingresses"),
+               "IngressClass": ("apis/networking.k8s.io/v1", "ingressclasses")}
+CLUSTER_SCOPED = {"IngressClass"}
+
+
 def collection(kind: str, ns: str) -> str:
+    if kind in GROUP_KINDS:
+        prefix, plural = GROUP_KINDS[kind]
+        if kind in CLUSTER_SCOPED:
+            return f"/{prefix}/{plural}"
+        return f"/{prefix}/namespaces/{ns}/{plural}"
     if kind == "Deployment":
         return f"/apis/apps/v1/namespaces/{ns}/deployments"
     if kind == "EndpointSlice":
@@ -309,7 +328,9 @@ def run_case(cluster: Cluster, case: Case, timeout: float = 60.0) -> dict:
 def _run_in(cluster: Cluster, case: Case, ns: str, timeout: float) -> dict:
     data = case.data
     created: dict[str, dict] = {}
-    if any(o["kind"] in ("Pod", "Deployment") for o in data.get("setup") or []):
+    if any(o["kind"] in ("Pod", "Deployment", "StatefulSet", "DaemonSet")
+           for o in (data.get("setup") or []) + [(data.get("request") or {}).get("manifest")
+                                                 or {"kind": ""}]):
         # Pods are refused until the ServiceAccount controller made the namespace's `default`.
         _wait("the namespace's default ServiceAccount", lambda: cluster.request(
             "GET", f"/api/v1/namespaces/{ns}/serviceaccounts/default")[0] == 200, timeout)
@@ -336,6 +357,8 @@ def _run_in(cluster: Cluster, case: Case, ns: str, timeout: float) -> dict:
         result = _run_repeat(cluster, req["manifest"], int(data["repeat"]), ns)
     elif req:
         result = _run_request(cluster, req, ns, created)
+    if data.get("workload"):
+        result["stages"] = _workload(cluster, data["workload"], ns, timeout)
     if data.get("wait_endpoints"):
         result.update(_endpoints(cluster, data["wait_endpoints"], ns, timeout))
     return result
@@ -381,6 +404,170 @@ def _run_request(cluster: Cluster, req: dict, ns: str, created: dict[str, dict])
     out = normalise_status(code, body, ns)
     if 200 <= code < 300 and kind == "Service":
         out["object"] = normalise_service(body, manifest, before)
+    elif 200 <= code < 300 and kind in GROUP_KINDS:
+        out["object"] = normalise_object(body)
+        if kind in CLUSTER_SCOPED:
+            cluster.request("DELETE", f"{path}/{name}")
+    return out
+
+
+# -- workloads (StatefulSet, DaemonSet) ---------------------------------------------------------
+def normalise_object(obj: dict) -> dict:
+    """Any object minus its volatile metadata."""
+    obj = copy.deepcopy(obj)
+    meta = obj.get("metadata", {})
+    obj["metadata"] = {k: meta[k] for k in ("name", "labels", "annotations", "generation")
+                       if meta.get(k)}
+    obj["metadata"].get("annotations", {}).pop(
+        "kubectl.kubernetes.io/last-applied-configuration", None)
+    obj.pop("apiVersion", None)
+    obj.pop("kind", None)
+    return obj
+
+
+def _node_role(cluster: Cluster, name: str, cache: dict[str, str]) -> str:
+    if name not in cache:
+        code, node = cluster.request("GET", f"/api/v1/nodes/{name}")
+        labels = node.get("metadata", {}).get("labels") or {} if code == 200 else {}
+        cache[name] = "<control-plane>" if "node-role.kubernetes.io/control-plane" in labels \
+            else "<worker>"
+    return cache[name]
+
+
+def _hashes(kind: str, text: str, hashes: dict[str, str]) -> str:
+    """DaemonSet revision hashes differ between implementations (Go's spew of the template):
+    name them by order of appearance. StatefulSet ones are compared literally."""
+    if kind != "DaemonSet":
+        return text
+    for h, label in hashes.items():
+        text = text.replace(h, label)
+    return text
+
+
+def _snapshot(cluster: Cluster, kind: str, name: str, ns: str, hashes: dict[str, str],
+              nodes: dict[str, str]) -> dict:
+    code, owner = cluster.request("GET", f"{collection(kind, ns)}/{name}")
+    code, pods = cluster.request("GET", collection("Pod", ns))
+    code, revs = cluster.request("GET", collection("ControllerRevision", ns))
+    for r in sorted(revs.get("items") or [], key=lambda r: r.get("revision", 0)):
+        h = (r["metadata"].get("labels") or {}).get("controller-revision-hash")
+        if h and h not in hashes:
+            hashes[h] = f"<hash {len(hashes) + 1}>"
+    out_pods = []
+    for p in pods.get("items") or []:
+        refs = p["metadata"].get("ownerReferences") or []
+        if not any(r.get("kind") == kind and r.get("name") == name for r in refs):
+            continue
+        spec = p.get("spec") or {}
+        pname = p["metadata"]["name"]
+        entry = {
+            "name": pname if kind == "StatefulSet" else
+            f"{name}-<{len(pname) - len(name) - 1} chars>",
+            "generateName": p["metadata"].get("generateName"),
+            "labels": {k: _hashes(kind, v, hashes)
+                       for k, v in (p["metadata"].get("labels") or {}).items()},
+            "ownerReferences": [f"{o['kind']}/{o['name']} controller={o.get('controller')}"
+                                for o in refs],
+            "node": _node_role(cluster, spec["nodeName"], nodes) if spec.get("nodeName")
+            else None,
+            "image": (spec.get("containers") or [{}])[0].get("image"),
+        }
+        for k in ("hostname", "subdomain"):
+            if spec.get(k):
+                entry[k] = spec[k]
+        if kind == "DaemonSet":
+            entry["tolerations"] = spec.get("tolerations")
+            terms = (((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+                "requiredDuringSchedulingIgnoredDuringExecution") or {}).get("nodeSelectorTerms")
+            entry["nodeAffinity"] = json.loads(json.dumps(terms).replace(
+                json.dumps(spec.get("nodeName", "")), '"<its node>"'))
+        out_pods.append(entry)
+    out_pods.sort(key=lambda e: (e["node"] or "", e["name"]))
+    st = dict(owner.get("status") or {})
+    st.pop("conditions", None)
+    status = json.loads(_hashes(kind, json.dumps(st), hashes))
+    revisions = []
+    for r in sorted(revs.get("items") or [], key=lambda r: r.get("revision", 0)):
+        refs = r["metadata"].get("ownerReferences") or []
+        if not any(o.get("kind") == kind and o.get("name") == name for o in refs):
+            continue
+        data = copy.deepcopy(r.get("data"))
+        revisions.append({"name": _hashes(kind, r["metadata"]["name"], hashes),
+                          "revision": r.get("revision"),
+                          "labels": {k: _hashes(kind, v, hashes)
+                                     for k, v in (r["metadata"].get("labels") or {}).items()},
+                          "image": data["spec"]["template"]["spec"]["containers"][0]["image"],
+                          "patch": data["spec"]["template"].get("$patch")})
+    return {"status": status, "pods": out_pods, "revisions": revisions,
+            "generation": owner.get("metadata", {}).get("generation")}
+
+
+def _workload(cluster: Cluster, spec: dict, ns: str, timeout: float) -> list:
+    kind, name = spec["kind"], spec["name"]
+    path = f"{collection(kind, ns)}/{name}"
+    hashes: dict[str, str] = {}
+    nodes: dict[str, str] = {}
+    out: list[Any] = []
+    for stage in spec["stages"]:
+        if "wait" in stage:
+            want = stage["wait"]["pods"]
+
+            def settled(want=want):
+                code, owner = cluster.request("GET", path)
+                st = owner.get("status") or {}
+                code, pods = cluster.request("GET", collection("Pod", ns))
+                mine = [p for p in pods.get("items") or []
+                        if any(r.get("kind") == kind and r.get("name") == name
+                               for r in p["metadata"].get("ownerReferences") or [])]
+                ready = [p for p in mine if not p["metadata"].get("deletionTimestamp") and any(
+                    c.get("type") == "Ready" and c.get("status") == "True"
+                    for c in (p.get("status") or {}).get("conditions") or [])]
+                if len(mine) != want or len(ready) != want:
+                    return None
+                if st.get("observedGeneration") != owner["metadata"].get("generation"):
+                    return None
+                rolling = ((owner["spec"].get("updateStrategy") or {}).get("type")
+                           == "RollingUpdate")
+                if kind == "StatefulSet":
+                    ok = st.get("readyReplicas", 0) == want and st.get("replicas") == want and (
+                        not rolling or st.get("updatedReplicas", 0) == want and
+                        st.get("currentRevision") == st.get("updateRevision"))
+                else:
+                    ok = st.get("numberReady") == want and st.get(
+                        "numberAvailable", 0) == want and (
+                        not rolling or st.get("updatedNumberScheduled", 0) == want)
+                return True if ok else None
+
+            _wait(f"{kind} {name} with {want} ready pods", settled, timeout)
+            out.append({"wait": want, **_snapshot(cluster, kind, name, ns, hashes, nodes)})
+        elif "delete_pod" in stage:
+            pod = stage["delete_pod"]
+            code, before = cluster.request("GET", f"{collection('Pod', ns)}/{pod}")
+            old_uid = before.get("metadata", {}).get("uid")
+            code, _ = cluster.request("DELETE", f"{collection('Pod', ns)}/{pod}")
+
+            def back(pod=pod, uid=old_uid):
+                code, p = cluster.request("GET", f"{collection('Pod', ns)}/{pod}")
+                return code == 200 and p["metadata"]["uid"] != uid
+
+            try:
+                _wait(f"pod {pod} to come back", back, timeout)
+                came_back = True
+            except CaseError:
+                came_back = False
+            out.append({"delete_pod": pod, "code": code, "same_name_back": came_back})
+        elif "scale" in stage:
+            code, _ = cluster.request("PATCH", path, {"spec": {"replicas": stage["scale"]}},
+                                      "application/merge-patch+json")
+            out.append({"scale": stage["scale"], "code": code})
+        elif "image" in stage:
+            code, owner = cluster.request("GET", path)
+            c = owner["spec"]["template"]["spec"]["containers"][0]["name"]
+            patch = {"spec": {"template": {"spec": {"containers": [
+                {"name": c, "image": stage["image"]}]}}}}
+            code, _ = cluster.request("PATCH", path, patch,
+                                      "application/strategic-merge-patch+json")
+            out.append({"image": stage["image"], "code": code})
     return out
 
 
