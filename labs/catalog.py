@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import yaml
 
 from .errors import CheckFileError, LabError
+from .messages import DEFAULT, LANGS
 from .paths import CHECKS, MANIFESTS, shown
 
 # Each check's parameters: required and optional. The grader implements exactly these.
@@ -29,22 +31,36 @@ CHECKS_PARAMS: dict[str, tuple[set[str], set[str]]] = {
 }
 URL_FIELDS = {"clusterIP", "port", "nodePort", "nodeIP", "externalIP", "name", "namespace", "dns"}
 _COMMON = {"id", "title", "check", "hint"}
+TRANSLATED = ("title", "hint")  # written `title: text` (English) or `title: {en: ..., ko: ...}`
+
+# A text in each language it is written in: {"en": ..., "ko": ...}; English is always there.
+Texts = dict[str, str]
+
+
+def in_lang(texts: dict[str, Texts], what: str, lang: str, english: str) -> str:
+    """``what`` ("title", "hint") in ``lang``; the English text when it has no translation."""
+    return texts.get(what, {}).get(lang) or english
 
 
 @dataclass(frozen=True)
 class Objective:
     id: str
-    title: str
+    title: str  # English; `texts` has every language it is written in
     check: str
     hint: str
     params: dict[str, Any] = field(default_factory=dict)
     line: int = 0
+    texts: dict[str, Texts] = field(default_factory=dict)  # {"title": {"en": .., "ko": ..}, ...}
 
     def __getitem__(self, key: str) -> Any:
         return self.params[key]
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.params.get(key, default)
+
+    def text(self, what: str, lang: str) -> str:
+        """The title or hint in ``lang`` (English when that language has none)."""
+        return in_lang(self.texts, what, lang, self.title if what == "title" else self.hint)
 
 
 @dataclass(frozen=True)
@@ -56,6 +72,7 @@ class Lab:
     solution: tuple[str, ...]
     objectives: tuple[Objective, ...]
     path: Path
+    texts: dict[str, Texts] = field(default_factory=dict)  # {"title": {"en": .., "ko": ..}}
 
     def manifests(self, which: str = "all") -> list[Path]:
         names = {"setup": self.setup, "solution": self.solution,
@@ -98,10 +115,11 @@ def parse(path: Path) -> Lab:
         if key not in data:
             raise CheckFileError(f"missing `{key}`", where=where(1),
                                  fix="see checks/nodeport.yaml for the shape")
-    lines = _item_lines(root, "objectives")
+    nodes = _items(root, "objectives")
     objectives, seen = [], set()
     for i, item in enumerate(data["objectives"]):
-        line = lines[i] if i < len(lines) else 1
+        node = nodes[i] if i < len(nodes) else None
+        line = node.start_mark.line + 1 if node is not None else 1
         if not isinstance(item, dict):
             raise CheckFileError("an objective is a mapping", where=where(line),
                                  fix="give it id, title, check and hint")
@@ -129,11 +147,14 @@ def parse(path: Path) -> Lab:
                                      where=where(line),
                                      fix=f"URL fields are {', '.join(sorted(URL_FIELDS))}")
         params = {k: v for k, v in item.items() if k not in _COMMON}
-        objectives.append(Objective(str(item["id"]), str(item["title"]), check,
-                                    str(item["hint"]), params, line))
-    lab = Lab(str(data["lab"]), str(data["title"]), str(data["namespace"]),
+        texts = {what: _texts(item[what], _value(node, what), f"objective {item['id']!r}",
+                              what, where, line) for what in TRANSLATED}
+        objectives.append(Objective(str(item["id"]), texts["title"][DEFAULT], check,
+                                    texts["hint"][DEFAULT], params, line, texts))
+    title = _texts(data["title"], _value(root, "title"), "the lab", "title", where, 1)
+    lab = Lab(str(data["lab"]), title[DEFAULT], str(data["namespace"]),
               tuple(data.get("setup") or ()), tuple(data.get("solution") or ()),
-              tuple(objectives), path)
+              tuple(objectives), path, {"title": title})
     for m in lab.manifests():
         if not m.exists():
             raise CheckFileError(f"the manifest {shown(m)} does not exist", where=where(1),
@@ -141,9 +162,54 @@ def parse(path: Path) -> Lab:
     return lab
 
 
-def _item_lines(root: Any, key: str) -> list[int]:
-    if isinstance(root, yaml.MappingNode):
-        for k, v in root.value:
-            if k.value == key and isinstance(v, yaml.SequenceNode):
-                return [n.start_mark.line + 1 for n in v.value]
-    return []
+def _texts(value: Any, node: yaml.Node | None, owner: str, what: str,
+           where: Callable[[int], str], line: int) -> Texts:
+    """A title or hint: plain text (English) or a mapping of languages, English required."""
+    shape = (f"write `{what}: <English text>`, or one line per language: "
+             f"`{what}: {{{', '.join(f'{lg}: ...' for lg in LANGS)}}}`")
+    at = node.start_mark.line + 1 if node is not None else line
+    if value is None or isinstance(value, str | int | float) and not isinstance(value, bool):
+        if value is None or not str(value).strip():
+            raise CheckFileError(f"{owner}: `{what}` is empty", where=where(at), fix=shape)
+        return {DEFAULT: str(value)}
+    if not isinstance(value, dict):
+        raise CheckFileError(f"{owner}: `{what}` is neither text nor a mapping of languages",
+                             where=where(at), fix=shape)
+    for lang, text in value.items():
+        key_line = _key_line(node, lang, at)
+        if lang not in LANGS:
+            raise CheckFileError(f"{owner}: unknown language {lang!r} in `{what}`",
+                                 where=where(key_line), fix=f"languages are {', '.join(LANGS)}")
+        if not isinstance(text, str) or not text.strip():
+            raise CheckFileError(f"{owner}: `{what}.{lang}` is not a line of text",
+                                 where=where(key_line),
+                                 fix="write the translation on the same line as its language, "
+                                     "in quotes if it holds `: ` or starts with a symbol")
+    if DEFAULT not in value:
+        raise CheckFileError(f"{owner}: `{what}` has no English text ({DEFAULT})",
+                             where=where(at),
+                             fix=f"add `{DEFAULT}: ...`: English is what a missing translation "
+                                 "falls back to")
+    return {str(lang): str(text) for lang, text in value.items()}
+
+
+def _value(node: Any, key: str) -> yaml.Node | None:
+    """The node under ``key`` of a mapping node (for line numbers)."""
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if k.value == key:
+                return v  # type: ignore[no-any-return]
+    return None
+
+
+def _key_line(node: yaml.Node | None, key: Any, default: int) -> int:
+    if isinstance(node, yaml.MappingNode):
+        for k, _ in node.value:
+            if k.value == str(key):
+                return int(k.start_mark.line) + 1
+    return default
+
+
+def _items(root: Any, key: str) -> list[yaml.Node]:
+    value = _value(root, key)
+    return list(value.value) if isinstance(value, yaml.SequenceNode) else []

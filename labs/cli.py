@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from . import catalog, clusters, notebooks, reports, session
+from . import catalog, clusters, messages, notebooks, reports, session
 from .errors import LabError
 from .paths import REPORTS, shown
 
@@ -63,15 +63,17 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    lang = messages.choose(args.lang)
     names = args.labs or catalog.names()
     for n in names:
         catalog.load(n)
     backend = session.cluster()
-    err.print(f"Checking {', '.join(names)} on {backend.describe()}...")
+    err.print(messages.label("cli.checking", lang, labs=", ".join(names),
+                             cluster=backend.describe()))
     results = session.check(*names)
-    reports.print_reports(results, Console(highlight=False, width=max(120, err.width)))
-    js, junit = reports.write(results, Path(args.reports))
-    print(f"Reports: {shown(js)}, {shown(junit)}")
+    reports.print_reports(results, Console(highlight=False, width=max(120, err.width)), lang)
+    js, junit = reports.write(results, Path(args.reports), lang)
+    print(messages.label("cli.reports", lang, files=f"{shown(js)}, {shown(junit)}"))
     return 0 if all(r.passed for r in results) else 1
 
 
@@ -100,7 +102,7 @@ def cmd_lab(args: argparse.Namespace) -> int:
     backend = session.cluster(start=True)
     kubeconfig = backend.kubeconfig().resolve()
     err.print(f"Lab cluster: {backend.describe()}  (KUBECONFIG={kubeconfig})")
-    lang = os.environ.get("LAB_LANG", "en")
+    lang = messages.choose()  # LAB_LANG, else the locale, as for `make check`
     root = notebooks.build_for_lab(lang)  # never over a learner's edits (labs/notebooks.py)
     env = {**os.environ, "KUBECONFIG": str(kubeconfig), "LAB_CLUSTER": backend.name,
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
@@ -125,6 +127,9 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="grade labs (all when none named)")
     c.add_argument("labs", nargs="*")
     c.add_argument("--reports", default=str(REPORTS), help="where JSON and JUnit XML go")
+    c.add_argument("--lang", choices=messages.LANGS,
+                   help="language of the table and the reports (default: LAB_LANG, else ko when "
+                        "the locale (LC_ALL, LC_MESSAGES, LANG) starts with ko, else en)")
     c.set_defaults(func=cmd_check)
     for name, text in (("setup", "apply what a lab gives"),
                        ("solve", "apply a lab's reference solution"),

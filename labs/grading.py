@@ -1,6 +1,10 @@
 """The grader: collect what a lab's namespace shows, run the probes its objectives need, and judge
 each objective. Judging is a pure function of a :class:`Snapshot`, so recorded snapshots test it.
 
+Findings are data too: each "expected" and "found" is a :class:`labs.messages.Message` (a key and
+its values). A :class:`Result` keeps them beside their English text (its stable fields), and
+:meth:`Report.in_lang` renders the same data in another language for the reports and the panel.
+
 Outcomes are judged, not one spelling: a numeric or a named targetPort that reaches the pods both
 pass; the grader never crashes on a missing namespace, object or pod - that objective fails with
 its hint.
@@ -14,14 +18,15 @@ import string
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from . import probing
-from .catalog import Lab, Objective
+from .catalog import Lab, Objective, Texts, in_lang
 from .errors import LabError, ProbeError
 from .kube import Kube
+from .messages import Message, msg, raw
 from .waiting import pod_ready
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
@@ -57,16 +62,34 @@ class Snapshot:
 
 @dataclass
 class Result:
+    """One objective's verdict. ``title``, ``expected``, ``found`` and ``hint`` are English text;
+    ``expected_msg``/``found_msg`` and ``texts`` hold the same in a form any language renders."""
+
     id: str
     title: str
     status: str
     expected: str = ""
     found: str = ""
     hint: str = ""
+    expected_msg: Message | None = None
+    found_msg: Message | None = None
+    texts: dict[str, Texts] = field(default_factory=dict)  # the objective's title and hint
 
     @property
     def passed(self) -> bool:
         return self.status == PASSED
+
+    def in_lang(self, lang: str) -> Result:
+        """The same result worded in ``lang`` (English where a text has no translation)."""
+        return replace(
+            self, title=in_lang(self.texts, "title", lang, self.title),
+            hint=in_lang(self.texts, "hint", lang, self.hint) if self.hint else "",
+            expected=self.expected_msg.text(lang) if self.expected_msg else self.expected,
+            found=self.found_msg.text(lang) if self.found_msg else self.found)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "title": self.title, "status": self.status,
+                "expected": self.expected, "found": self.found, "hint": self.hint}
 
 
 @dataclass
@@ -78,6 +101,7 @@ class Report:
     results: list[Result]
     seconds: float = 0.0
     api_requests: int = 0
+    texts: dict[str, Texts] = field(default_factory=dict)  # the lab's title
 
     @property
     def passed(self) -> bool:
@@ -87,8 +111,16 @@ class Report:
     def counts(self) -> Counter[str]:
         return Counter(r.status for r in self.results)
 
+    def in_lang(self, lang: str) -> Report:
+        """The same report worded in ``lang``: titles, hints, expected and found."""
+        return replace(self, title=in_lang(self.texts, "title", lang, self.title),
+                       results=[r.in_lang(lang) for r in self.results])
+
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "passed": self.passed}
+        return {"lab": self.lab, "title": self.title, "namespace": self.namespace,
+                "cluster": self.cluster, "results": [r.to_dict() for r in self.results],
+                "seconds": self.seconds, "api_requests": self.api_requests,
+                "passed": self.passed}
 
     def _ipython_display_(self) -> None:  # a notebook shows the check panel
         from . import session
@@ -100,12 +132,15 @@ class Report:
 class _Fail(Exception):
     """An objective fails: what was expected and what was found."""
 
-    def __init__(self, expected: str, found: str) -> None:
+    def __init__(self, expected: Message, found: Message) -> None:
         self.expected, self.found = expected, found
 
 
 class _Skip(Exception):
-    pass
+    """An objective cannot be judged here, and why."""
+
+    def __init__(self, why: Message) -> None:
+        self.why = why
 
 
 # -- collecting ---------------------------------------------------------------------------------
@@ -181,19 +216,20 @@ def run_probes(kube: Kube, lab: Lab, snap: Snapshot) -> None:
 # -- judging ------------------------------------------------------------------------------------
 def evaluate(lab: Lab, snap: Snapshot) -> list[Result]:
     results = []
-    for objective in lab.objectives:
+    for o in lab.objectives:
         try:
             if not snap.namespace_exists:
-                raise _Fail(f"namespace {snap.namespace}",
-                            f"no namespace {snap.namespace}: the lab has not been set up "
-                            f"(run the notebook's setup cell, or `python -m labs setup {lab.name}`)")
-            found = CHECKS[objective.check](objective, snap)
-            results.append(Result(objective.id, objective.title, PASSED, found=found))
+                raise _Fail(msg("namespace", ns=snap.namespace),
+                            msg("namespace.missing", ns=snap.namespace, lab=lab.name))
+            found = CHECKS[o.check](o, snap)
+            results.append(Result(o.id, o.title, PASSED, found=found.text(), found_msg=found,
+                                  texts=o.texts))
         except _Skip as e:
-            results.append(Result(objective.id, objective.title, SKIPPED, found=str(e)))
+            results.append(Result(o.id, o.title, SKIPPED, found=e.why.text(), found_msg=e.why,
+                                  texts=o.texts))
         except _Fail as e:
-            results.append(Result(objective.id, objective.title, FAILED, e.expected, e.found,
-                                  objective.hint))
+            results.append(Result(o.id, o.title, FAILED, e.expected.text(), e.found.text(),
+                                  o.hint, e.expected, e.found, o.texts))
     return results
 
 
@@ -204,7 +240,7 @@ def grade(kube: Kube, lab: Lab, *, host_ports: bool, cluster: str = "") -> Repor
     except LabError:
         raise
     return Report(lab.name, lab.title, lab.namespace, cluster, evaluate(lab, snap),
-                  time.monotonic() - start, kube.requests - before)
+                  time.monotonic() - start, kube.requests - before, lab.texts)
 
 
 # -- what the checks read -------------------------------------------------------------------------
@@ -212,9 +248,9 @@ def _service(o: Objective, snap: Snapshot, key: str = "service") -> dict[str, An
     name = o[key]
     svc = snap.services.get(name)
     if svc is None:
-        others = ", ".join(sorted(snap.services)) or "none"
-        raise _Fail(f"a Service named {name}",
-                    f"no Service {name} in {snap.namespace} (Services there: {others})")
+        others = ", ".join(sorted(snap.services)) or msg("none")
+        raise _Fail(msg("service.named", name=name),
+                    msg("service.missing", name=name, ns=snap.namespace, others=others))
     return svc
 
 
@@ -222,11 +258,12 @@ def _deployment_pods(o: Objective, snap: Snapshot) -> list[dict[str, Any]]:
     name = o["deployment"]
     d = snap.deployments.get(name)
     if d is None:
-        raise _Fail(f"the Deployment {name}", f"no Deployment {name} in {snap.namespace}")
+        raise _Fail(msg("deployment", name=name),
+                    msg("deployment.missing", name=name, ns=snap.namespace))
     want = d.get("spec", {}).get("selector", {}).get("matchLabels") or {}
     pods = [p for p in snap.pods.values() if _matches(want, p) and _owned_by_deployment(p, name)]
     if not pods:
-        raise _Fail(f"pods of {name}", f"the Deployment {name} has no pods yet")
+        raise _Fail(msg("deployment.pods", name=name), msg("deployment.no-pods", name=name))
     return pods
 
 
@@ -279,77 +316,82 @@ def urls(o: Objective, snap: Snapshot) -> list[str]:
     fields = [f for _, f, _, _ in string.Formatter().parse(o["url"]) if f]
     for f in fields:
         if not values[f] or not all(values[f]) or values[f] == ["None"]:
-            raise _Fail(f"{name} with a {f}", f"{name} has no {f} (PORT(S) {_ports_text(svc)})")
+            raise _Fail(msg("url.field", name=name, field=f),
+                        msg("url.no-field", name=name, field=f, ports=_ports_text(svc)))
     combos = itertools.product(*(values[f] for f in fields))
     return [o["url"].format(**dict(zip(fields, c, strict=False))) for c in combos]
 
 
 # -- the checks -----------------------------------------------------------------------------------
-def check_deployment_ready(o: Objective, snap: Snapshot) -> str:
+def check_deployment_ready(o: Objective, snap: Snapshot) -> Message:
     name, want = o["deployment"], int(o.get("replicas", 1))
     d = snap.deployments.get(name)
     if d is None:
-        raise _Fail(f"Deployment {name} with {want} ready pods",
-                    f"no Deployment {name} in {snap.namespace}")
+        raise _Fail(msg("ready.deployment", name=name, want=want),
+                    msg("deployment.missing", name=name, ns=snap.namespace))
     ready = d.get("status", {}).get("readyReplicas") or 0
+    count = msg("ready.count", ready=ready, total=d.get("spec", {}).get("replicas", 1))
     if ready < want:
-        raise _Fail(f"{want} ready pods", f"{ready}/{d.get('spec', {}).get('replicas', 1)} ready")
-    return f"{ready}/{d.get('spec', {}).get('replicas', 1)} ready"
+        raise _Fail(msg("ready.want", want=want), count)
+    return count
 
 
-def check_pod_ready(o: Objective, snap: Snapshot) -> str:
+def check_pod_ready(o: Objective, snap: Snapshot) -> Message:
     pod = snap.pods.get(o["pod"])
     if pod is None:
-        raise _Fail(f"pod {o['pod']} ready", f"no pod {o['pod']} in {snap.namespace}")
+        raise _Fail(msg("pod.ready", pod=o["pod"]),
+                    msg("pod.missing", pod=o["pod"], ns=snap.namespace))
     if not pod_ready(pod):
-        raise _Fail(f"pod {o['pod']} ready", f"phase {pod.get('status', {}).get('phase')}, "
-                                             "not ready")
-    return f"{pod.get('status', {}).get('podIP', '')} on {pod.get('spec', {}).get('nodeName', '')}"
+        raise _Fail(msg("pod.ready", pod=o["pod"]),
+                    msg("pod.not-ready", phase=pod.get("status", {}).get("phase")))
+    return msg("pod.where", ip=pod.get("status", {}).get("podIP", ""),
+               node=pod.get("spec", {}).get("nodeName", ""))
 
 
-def check_service(o: Objective, snap: Snapshot) -> str:
+def check_service(o: Objective, snap: Snapshot) -> Message:
     svc = _service(o, snap)
     kind = svc.get("spec", {}).get("type", "ClusterIP")
     if kind != o["type"]:
-        raise _Fail(f"type {o['type']}", f"type {kind}")
-    return f"type {kind}"
+        raise _Fail(msg("type", type=o["type"]), msg("type", type=kind))
+    return msg("type", type=kind)
 
 
-def check_service_port(o: Objective, snap: Snapshot) -> str:
+def check_service_port(o: Objective, snap: Snapshot) -> Message:
     svc = _service(o, snap)
     proto = o.get("protocol", "TCP")
     want = f"{o['port']}" + (f":{o['nodePort']}" if o.get("nodePort") else "") + f"/{proto}"
+    has = msg("ports", ports=_ports_text(svc))
     for p in svc.get("spec", {}).get("ports") or []:
         if p.get("port") == o["port"] and p.get("protocol", "TCP") == proto:
             if o.get("nodePort") and p.get("nodePort") != o["nodePort"]:
-                raise _Fail(f"PORT(S) {want}", f"PORT(S) {_ports_text(svc)}")
-            return f"PORT(S) {_ports_text(svc)}"
-    raise _Fail(f"PORT(S) {want}", f"PORT(S) {_ports_text(svc)}")
+                raise _Fail(msg("ports", ports=want), has)
+            return has
+    raise _Fail(msg("ports", ports=want), has)
 
 
-def check_selector(o: Objective, snap: Snapshot) -> str:
+def check_selector(o: Objective, snap: Snapshot) -> Message:
     svc = _service(o, snap)
     selector = svc.get("spec", {}).get("selector") or {}
     pods = _live(_deployment_pods(o, snap))
     shown = ",".join(f"{k}={v}" for k, v in selector.items()) or "<none>"
+    deployment = o["deployment"]
     if not selector:
-        raise _Fail(f"a selector matching the pods of {o['deployment']}",
-                    "no selector: Kubernetes manages no endpoints for this Service")
+        raise _Fail(msg("selector.want", deployment=deployment), msg("selector.none"))
     missed = [p["metadata"]["name"] for p in pods if not _matches(selector, p)]
     if missed:
         labels = pods[0]["metadata"].get("labels") or {}
-        raise _Fail(f"a selector matching the pods of {o['deployment']} "
-                    f"(their labels: {', '.join(f'{k}={v}' for k, v in labels.items())})",
-                    f"selector {shown} matches none of {len(missed)} pod(s)")
+        raise _Fail(msg("selector.want-labels", deployment=deployment,
+                        labels=", ".join(f"{k}={v}" for k, v in labels.items())),
+                    msg("selector.misses", selector=shown, n=len(missed)))
     extra = [n for n, p in snap.pods.items()
-             if _matches(selector, p) and not _owned_by_deployment(p, o["deployment"])]
+             if _matches(selector, p) and not _owned_by_deployment(p, deployment)]
     if extra:
-        raise _Fail(f"a selector matching only the pods of {o['deployment']}",
-                    f"selector {shown} also matches {', '.join(sorted(extra))}")
-    return f"selector {shown} matches {len(pods)} pod(s)"
+        raise _Fail(msg("selector.want-only", deployment=deployment),
+                    msg("selector.extra", selector=shown, extra=", ".join(sorted(extra))))
+    return msg("selector.matches", selector=shown, n=len(pods))
 
 
-def check_endpoints(o: Objective, snap: Snapshot) -> str:
+def check_endpoints(o: Objective, snap: Snapshot) -> Message:
     svc = _service(o, snap)
     name = svc["metadata"]["name"]
     selector = svc.get("spec", {}).get("selector") or {}
@@ -364,87 +406,91 @@ def check_endpoints(o: Objective, snap: Snapshot) -> str:
     listening = {c.get("containerPort") for p in ready_pods
                  for c in (p.get("spec", {}).get("containers") or [])
                  for c in (c.get("ports") or [])}
-    expected = f"{len(ready_pods)} ready endpoint(s) (one per ready pod of {o['deployment']})"
+    expected = msg("endpoints.want", n=len(ready_pods), deployment=o["deployment"])
     if not ready:
-        why = ("the selector matches no ready pod" if not matched else
-               "the targetPort names no port of the pods" if slices else
-               "no EndpointSlice yet")
-        raise _Fail(expected, f"ENDPOINTS <none>: {why}")
+        why = ("endpoints.no-ready-pod" if not matched else
+               "endpoints.no-port" if slices else "endpoints.no-slice")
+        raise _Fail(expected, msg("endpoints.none", why=msg(why)))
     shown = ",".join(f"{a}:{p}" for a in ready[:3] for p in ports[:1])
-    more = f" + {len(ready) - 3} more..." if len(ready) > 3 else ""
+    more = f" + {len(ready) - 3} more..." if len(ready) > 3 else ""  # kubectl's words
     if len(ready) != len(matched) or len(matched) != len(ready_pods):
-        raise _Fail(expected, f"{len(ready)} ready endpoint(s): {shown}{more}")
+        raise _Fail(expected, msg("endpoints.count", n=len(ready), shown=shown, more=more))
     if listening and not set(ports) & listening:
-        raise _Fail(f"endpoints on a port the pods listen on ({', '.join(map(str, listening))})",
-                    f"endpoints on port {', '.join(map(str, ports))}: check targetPort")
-    return f"ENDPOINTS {shown}{more}"
+        raise _Fail(msg("endpoints.want-port", ports=", ".join(map(str, listening))),
+                    msg("endpoints.wrong-port", ports=", ".join(map(str, ports))))
+    return msg("endpoints", shown=shown, more=more)
 
 
-def check_external_ips(o: Objective, snap: Snapshot) -> str:
+def check_external_ips(o: Objective, snap: Snapshot) -> Message:
     svc = _service(o, snap)
     nodes = set(_node_ips(snap))
     ingress = svc.get("status", {}).get("loadBalancer", {}).get("ingress") or []
     ext = list(svc.get("spec", {}).get("externalIPs") or [])
     if ingress:
-        return f"EXTERNAL-IP {','.join(i.get('ip') or i.get('hostname', '') for i in ingress)}"
+        return msg("external-ip",
+                   ips=",".join(i.get("ip") or i.get("hostname", "") for i in ingress))
     if not ext:
-        raise _Fail("EXTERNAL-IP set to a node's address (spec.externalIPs)", "EXTERNAL-IP <pending>")
+        raise _Fail(msg("external-ip.want"), msg("external-ip.pending"))
     if not nodes & set(ext):
-        raise _Fail(f"a node's address in externalIPs ({', '.join(sorted(nodes))})",
-                    f"externalIPs {', '.join(ext)}: no node has that address")
-    return f"EXTERNAL-IP {','.join(ext)}"
+        raise _Fail(msg("external-ip.want-node", nodes=", ".join(sorted(nodes))),
+                    msg("external-ip.not-a-node", ips=", ".join(ext)))
+    return msg("external-ip", ips=",".join(ext))
 
 
-def check_external_name(o: Objective, snap: Snapshot) -> str:
+def check_external_name(o: Objective, snap: Snapshot) -> Message:
     svc = _service(o, snap)
     spec = svc.get("spec", {})
     want = f"{o['target']}.{snap.namespace}.svc.cluster.local"
     if spec.get("type") != "ExternalName":
-        raise _Fail("type ExternalName", f"type {spec.get('type', 'ClusterIP')}")
+        raise _Fail(msg("type", type="ExternalName"),
+                    msg("type", type=spec.get("type", "ClusterIP")))
     got = (spec.get("externalName") or "").rstrip(".")
     if got != want:
-        raise _Fail(f"externalName {want}", f"externalName {got or '<none>'}")
-    return f"EXTERNAL-IP {got}"
+        raise _Fail(msg("external-name", name=want), msg("external-name", name=got or "<none>"))
+    return msg("external-ip", ips=got)
 
 
-def check_no_cluster_ip(o: Objective, snap: Snapshot) -> str:
+def check_no_cluster_ip(o: Objective, snap: Snapshot) -> Message:
     svc = _service(o, snap)
     ip = svc.get("spec", {}).get("clusterIP")
     if ip and ip != "None":
-        raise _Fail("CLUSTER-IP <none>", f"CLUSTER-IP {ip}")
-    return "CLUSTER-IP <none>"
+        raise _Fail(msg("cluster-ip", ip="<none>"), msg("cluster-ip", ip=ip))
+    return msg("cluster-ip", ip="<none>")
 
 
 def _probed(o: Objective, snap: Snapshot, source: str, probe: probing.Http | probing.Dns) -> Any:
     if source != "host":
         pod = snap.pods.get(source)
         if pod is None or not pod_ready(pod):
-            raise _Fail(f"a ready pod {source} to probe from",
-                        f"no ready pod {source} in {snap.namespace}")
+            raise _Fail(msg("probe.want-pod", pod=source),
+                        msg("probe.no-pod", pod=source, ns=snap.namespace))
     result = snap.probes.get(probe_key(source, probe))
     if result is None:
-        raise _Fail("a probe result", "the probe did not run")
+        raise _Fail(msg("probe.want-result"), msg("probe.not-run"))
     if isinstance(result, dict) and "error" in result and "ok" not in result:
-        raise _Fail("the probe to run", result["error"])
+        raise _Fail(msg("probe.want-run"), raw(result["error"]))
     return result
 
 
-def check_dns(o: Objective, snap: Snapshot) -> str:
+def check_dns(o: Objective, snap: Snapshot) -> Message:
     target = _service(o, snap, "resolves-to")
     want = target.get("spec", {}).get("clusterIP")
     result = _probed(o, snap, o["from"], probing.Dns(o["service"]))
     if not result.get("ok"):
-        raise _Fail(f"{o['service']} resolving to {want}", f"lookup failed: {result.get('error')}")
+        raise _Fail(msg("dns.want", service=o["service"], ip=want),
+                    msg("dns.failed", error=result.get("error")))
     got = result.get("addresses") or []
     if want not in got:
-        raise _Fail(f"{o['service']} resolving to {want} ({o['resolves-to']})",
-                    f"{o['service']} -> {', '.join(got)} ({result.get('canonical') or '?'})")
-    return f"{o['service']} -> {result.get('canonical') or o['service']} -> {', '.join(got)}"
+        raise _Fail(msg("dns.want-target", service=o["service"], ip=want, target=o["resolves-to"]),
+                    msg("dns.got", service=o["service"], addresses=", ".join(got),
+                        canonical=result.get("canonical") or "?"))
+    return msg("dns.chain", service=o["service"], canonical=result.get("canonical") or o["service"],
+               addresses=", ".join(got))
 
 
-def check_http(o: Objective, snap: Snapshot) -> str:
+def check_http(o: Objective, snap: Snapshot) -> Message:
     if o.check == "http-host" and not snap.host_ports:
-        raise _Skip("this cluster's NodePorts are not mapped to 127.0.0.1 here")
+        raise _Skip(msg("http.no-host-ports"))
     source = o.get("from", "host")
     count = int(o.get("requests", REQUESTS))
     pods = {p["metadata"]["name"] for p in _deployment_pods(
@@ -454,21 +500,23 @@ def check_http(o: Objective, snap: Snapshot) -> str:
         results = _probed(o, snap, source, probing.Http(url, count))
         answered = Counter(r.get("pod") or "?" for r in results if r.get("status") == 200)
         bad = [r for r in results if r.get("status") != 200]
-        expected = f"{count}/{count} answers 200 from pods of {o['served-by']} for {url}"
+        expected = msg("http.want", count=count, deployment=o["served-by"], url=url)
         if bad:
             r = bad[0]
-            what = f"HTTP {r['status']}" if r.get("ok") else (r.get("error") or "no answer")
-            raise _Fail(expected, f"{count - len(bad)}/{count} answered; {url}: {what}")
+            what = (msg("http.status", status=r["status"]) if r.get("ok") else
+                    raw(r["error"]) if r.get("error") else msg("http.no-answer"))
+            raise _Fail(expected, msg("http.failed", ok=count - len(bad), count=count, url=url,
+                                      what=what))
         strangers = set(answered) - pods
         if strangers:
-            raise _Fail(expected, f"answered by {', '.join(sorted(strangers))}, "
-                                  f"not a pod of {o['served-by']}")
+            raise _Fail(expected, msg("http.strangers", pods=", ".join(sorted(strangers)),
+                                      deployment=o["served-by"]))
         spread = ", ".join(f"{p.rsplit('-', 1)[-1]}×{n}" for p, n in sorted(answered.items()))
-        summaries.append(f"{url} -> 200 from {spread}")
-    return "; ".join(summaries)
+        summaries.append(msg("http.answered", url=url, spread=spread))
+    return summaries[0] if len(summaries) == 1 else msg("text", text=summaries)
 
 
-CHECKS: dict[str, Callable[[Objective, Snapshot], str]] = {
+CHECKS: dict[str, Callable[[Objective, Snapshot], Message]] = {
     "deployment-ready": check_deployment_ready,
     "pod-ready": check_pod_ready,
     "service": check_service,

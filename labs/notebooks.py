@@ -32,11 +32,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # nbformat imports jsonschema (seconds): only the build needs it
     import nbformat
 
+from . import messages
 from .errors import LabError
 from .paths import NOTEBOOKS, shown
 
 SOURCES = NOTEBOOKS / "src"
-LANGS = ("en", "ko")
+LANGS = messages.LANGS  # one list of languages for the notebooks and the grader
 STATE_FILE = ".generated.json"
 WORK = "work"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}

@@ -17,7 +17,8 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from .grading import FAILED, Report
-from .reports import MARKS
+from .messages import field_labels, label
+from .reports import mark
 
 _COLOURS = {"green": "#1a7f37", "red": "#cf222e", "yellow": "#9a6700"}
 _BAR = "#0969da"
@@ -75,65 +76,73 @@ def _text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 
 # -- the check panel ---------------------------------------------------------------------------------
-def report_html(reports: Sequence[Report]) -> str:
+def report_html(reports: Sequence[Report], lang: str | None = None) -> str:
+    """The panel in ``lang`` (default: the notebook's language)."""
+    lang = lang or _lang()
     rows = []
-    for rep in reports:
-        c = rep.counts
+    for rep in (r.in_lang(lang) for r in reports):
         rows.append(f"<tr><th colspan=3 style='text-align:left'>{html.escape(rep.title)} "
-                    f"<small>({c['passed']} passed, {c['failed']} failed)</small></th></tr>")
+                    f"<small>({html.escape(_counts(rep, lang))})</small></th></tr>")
         for r in rep.results:
-            mark, colour = MARKS[r.status]
+            word, colour = mark(r.status, lang)
             if r.status == FAILED:
-                detail = (f"<b>expected</b> {html.escape(r.expected)}<br>"
-                          f"<b>found</b> {html.escape(r.found)}<br>"
-                          f"<b>hint</b> {html.escape(r.hint)}")
+                detail = "<br>".join(f"<b>{html.escape(label(k, lang))}</b> {html.escape(v)}"
+                                     for k, v in (("expected", r.expected), ("found", r.found),
+                                                  ("hint", r.hint)))
             else:
                 detail = f"<span style='opacity:.7'>{html.escape(r.found)}</span>"
-            rows.append(f"<tr><td style='color:{_COLOURS[colour]};font-weight:bold'>{mark}</td>"
+            rows.append(f"<tr><td style='color:{_COLOURS[colour]};font-weight:bold'>{word}</td>"
                         f"<td style='text-align:left'>{html.escape(r.title)}</td>"
                         f"<td style='text-align:left'>{detail}</td></tr>")
     return "<table class='lab-checks'>" + "".join(rows) + "</table>"
 
 
-def report_text(reports: Sequence[Report]) -> str:
+def _counts(rep: Report, lang: str) -> str:
+    return label("counts", lang, passed=rep.counts["passed"], failed=rep.counts["failed"])
+
+
+def report_text(reports: Sequence[Report], lang: str | None = None) -> str:
     """The panel as plain text: one line per objective, then expected/found/hint for failures."""
+    lang = lang or _lang()
+    f = field_labels(lang)
     lines = []
-    for rep in reports:
-        c = rep.counts
-        lines.append(f"{rep.title}: {c['passed']} passed, {c['failed']} failed")
+    for rep in (r.in_lang(lang) for r in reports):
+        lines.append(f"{rep.title}: {_counts(rep, lang)}")
         for r in rep.results:
-            lines.append(f"{MARKS[r.status][0]}  {r.title}")
+            lines.append(f"{mark(r.status, lang)[0]}  {r.title}")
             if r.status == FAILED:
-                lines += [f"      expected: {r.expected}", f"      found:    {r.found}",
-                          f"      hint:     {r.hint}"]
+                lines += [f"      {f['expected']}{r.expected}", f"      {f['found']}{r.found}",
+                          f"      {f['hint']}{r.hint}"]
     return "\n".join(lines)
 
 
-def check_panel(reports: Sequence[Report], recheck: Callable[[], Sequence[Report]] | None = None
-                ) -> None:
-    """Display the results, with a "Check again" button when ``recheck`` is given."""
+def check_panel(reports: Sequence[Report], recheck: Callable[[], Sequence[Report]] | None = None,
+                lang: str | None = None) -> None:
+    """Display the results in ``lang`` (default: the notebook's language), with a "Check again"
+    button when ``recheck`` is given."""
     import ipywidgets as w
 
+    lang = lang or _lang()
     if recheck is None and reports:
         from . import session
 
         names = [r.lab for r in reports]
         recheck = lambda: session.check(*names)  # noqa: E731
-    out = w.HTML(report_html(reports))
+    out = w.HTML(report_html(reports, lang))
     items: list[w.Widget] = [out]
     if recheck is not None:
-        button = w.Button(description=_t("again"), icon="refresh")
+        button = w.Button(description=_TEXT[lang]["again"], icon="refresh")
 
         def again(_: w.Button) -> None:
             button.disabled = True
             try:
-                out.value = report_html(recheck())
+                out.value = report_html(recheck(), lang)
             finally:
                 button.disabled = False
 
         button.on_click(again)
         items.insert(0, button)
-    _show(w.VBox(items), report_text(reports), report_html(reports))
+    _show(w.VBox(items), report_text(reports, lang), report_html(reports, lang))
 
 
 # -- hints -----------------------------------------------------------------------------------------------

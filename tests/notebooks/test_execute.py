@@ -20,7 +20,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from labs import catalog, notebooks
+from labs import catalog, messages, notebooks
 from labs.paths import MANIFESTS
 
 CORE = ["00-intro", "01-clusterip", "02-nodeport", "03-loadbalancer", "04-externalname"]
@@ -95,13 +95,16 @@ def run(client: NotebookClient, nb: nbformat.NotebookNode) -> list[str]:
     return shown
 
 
-def check_results(nb: nbformat.NotebookNode) -> dict[str, tuple[str, str]]:
-    """The check panel's text: objective title -> (PASS/FAIL/SKIP, the lines under it)."""
+def check_results(nb: nbformat.NotebookNode, lang: str) -> dict[str, tuple[str, str]]:
+    """The check panel's text in the notebook's language: objective title -> (PASS/FAIL/SKIP,
+    the lines under it)."""
     cell = next(c for c in nb.cells if "check" in c.metadata.get("tags", []))
     text = text_of(cell)
+    marks = {messages.label(status, lang): word for status, word in
+             (("passed", "PASS"), ("failed", "FAIL"), ("skipped", "SKIP"))}
     results: dict[str, tuple[str, str]] = {}
-    for m in re.finditer(r"^(PASS|FAIL|SKIP)  (.+)$\n?((?:      .*\n?)*)", text, re.M):
-        results[m.group(2)] = (m.group(1), m.group(3))
+    for m in re.finditer(rf"^({'|'.join(marks)})  (.+)$\n?((?:      .*\n?)*)", text, re.M):
+        results[m.group(2)] = (marks[m.group(1)], m.group(3))
     assert results, text
     return results
 
@@ -122,30 +125,32 @@ def test_notebook_runs_headless_twice(project: Path, name: str, lang: str) -> No
             return
 
         objectives = catalog.load(lab).objectives
+        title = {o.id: o.text("title", lang) for o in objectives}  # what this notebook shows
+        hint = messages.field_labels(lang)["hint"]
         unsolved = run(client, nb)
-        results = check_results(nb)
-        assert set(results) == {o.title for o in objectives}
+        results = check_results(nb, lang)
+        assert set(results) == set(title.values())
         for o in objectives:
-            status, details = results[o.title]
+            status, details = results[title[o.id]]
             if o.check in SETUP_CHECKS:
                 assert status == "PASS", (o.id, details)
             elif o.check == "http-host":  # LAB_CLUSTER=current: no host port mapping to test
                 assert status == "SKIP", (o.id, details)
             else:  # the challenge is not solved: it fails, and says what to do
                 assert status == "FAIL", (o.id, details)
-                assert f"hint:     {o.hint}" in details
+                assert f"{hint}{o.text('hint', lang)}" in details
 
         outcomes = []
         for _ in range(2):
             solved = with_solution(nb, lab)
             shown = run(client, solved)
-            outcomes.append({t: s for t, (s, _) in check_results(solved).items()})
+            outcomes.append({t: s for t, (s, _) in check_results(solved, lang).items()})
             assert len(shown) == len(unsolved)
         assert outcomes[0] == outcomes[1]
         assert "FAIL" not in outcomes[0].values(), outcomes[0]
         skipped = {t for t, s in outcomes[0].items() if s == "SKIP"}
         # only the host-side curl skips: this run uses LAB_CLUSTER=current (no host port mapping)
-        assert skipped <= {o.title for o in objectives if o.check == "http-host"}
+        assert skipped <= {title[o.id] for o in objectives if o.check == "http-host"}
     challenge = next(c for c in nb.cells if "challenge" in c.metadata.get("tags", []))
     saved = re.search(r'nb.my_manifest\("([^"]+)"', challenge.source)
     assert saved and (path.parent / "work" / saved.group(1)).read_text(encoding="utf-8").strip() \

@@ -52,7 +52,8 @@ def test_the_check_panel_shows_text_html_and_a_check_again_button(shown, lang) -
     box, text, html = shown[0]
     assert text == widgets.report_text([REPORT])
     assert html == widgets.report_html([REPORT])
-    assert "<b>hint</b> In spec.ports: port: 80 and nodePort: 31001." in html
+    hint = {"en": "hint", "ko": "힌트"}[lang]  # the notebook's language; no translation: English
+    assert f"<b>{hint}</b> In spec.ports: port: 80 and nodePort: 31001." in html
     assert box.children[0].description == {"en": "Check again", "ko": "다시 채점"}[lang]
 
 

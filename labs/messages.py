@@ -1,0 +1,237 @@
+"""The grader's words in each language: a message catalogue, and how the language is chosen.
+
+Grading returns data: each finding is a :class:`Message` (a key and its values), rendered into
+English for the stable ``expected``/``found`` fields and into any language when a report is shown.
+Values that are a tool's own words (curl's errors, addresses, kubectl's columns) stay as they are.
+
+    msg("pod.missing", pod="nginx01", ns="lab-nodeport").text("ko")
+    # 'lab-nodeport에 Pod nginx01 없음'
+"""
+
+from __future__ import annotations
+
+import os
+import string
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import LabError
+
+LANGS = ("en", "ko")
+DEFAULT = "en"
+
+# key -> {language: template}. Every key has every language (a test says so); a template names its
+# values with {name}. Korean avoids particles right after a value (이/가, 을/를, 으로/로 depend on
+# how the value ends): "{ns}에 Pod {pod} 없음", not "{pod}가 없음".
+FINDINGS: dict[str, dict[str, str]] = {
+    # any check
+    "text": {"en": "{text}", "ko": "{text}"},  # a tool's or the API server's own words
+    "none": {"en": "none", "ko": "없음"},
+    "namespace": {"en": "namespace {ns}", "ko": "네임스페이스 {ns}"},
+    "namespace.missing": {
+        "en": "no namespace {ns}: the lab has not been set up (run the notebook's setup cell, "
+              "or `python -m labs setup {lab}`)",
+        "ko": "네임스페이스 {ns} 없음: 실습이 아직 준비되지 않음 (노트북의 준비 셀을 실행하거나 "
+              "`python -m labs setup {lab}` 실행)"},
+    "service.named": {"en": "a Service named {name}", "ko": "이름이 {name}인 Service"},
+    "service.missing": {"en": "no Service {name} in {ns} (Services there: {others})",
+                        "ko": "{ns}에 Service {name} 없음 (있는 Service: {others})"},
+    "deployment": {"en": "the Deployment {name}", "ko": "Deployment {name}"},
+    "deployment.missing": {"en": "no Deployment {name} in {ns}",
+                           "ko": "{ns}에 Deployment {name} 없음"},
+    "deployment.pods": {"en": "pods of {name}", "ko": "{name}의 Pod"},
+    "deployment.no-pods": {"en": "the Deployment {name} has no pods yet",
+                           "ko": "Deployment {name}의 Pod가 아직 없음"},
+    "url.field": {"en": "{name} with a {field}", "ko": "{field} 값이 있는 {name}"},
+    "url.no-field": {"en": "{name} has no {field} (PORT(S) {ports})",
+                     "ko": "{name}에 {field} 값 없음 (PORT(S) {ports})"},
+    # deployment-ready
+    "ready.deployment": {"en": "Deployment {name} with {want} ready pods",
+                         "ko": "준비된 Pod가 {want}개인 Deployment {name}"},
+    "ready.want": {"en": "{want} ready pods", "ko": "준비된 Pod {want}개"},
+    "ready.count": {"en": "{ready}/{total} ready", "ko": "{ready}/{total} 준비됨"},
+    # pod-ready
+    "pod.ready": {"en": "pod {pod} ready", "ko": "Pod {pod} 준비됨"},
+    "pod.missing": {"en": "no pod {pod} in {ns}", "ko": "{ns}에 Pod {pod} 없음"},
+    "pod.not-ready": {"en": "phase {phase}, not ready", "ko": "phase {phase}, 준비 안 됨"},
+    "pod.where": {"en": "{ip} on {node}", "ko": "{ip} (노드 {node})"},
+    # service, service-port, external-name, no-cluster-ip: kubectl's own columns
+    "type": {"en": "type {type}", "ko": "타입 {type}"},
+    "ports": {"en": "PORT(S) {ports}", "ko": "PORT(S) {ports}"},
+    "external-name": {"en": "externalName {name}", "ko": "externalName {name}"},
+    "cluster-ip": {"en": "CLUSTER-IP {ip}", "ko": "CLUSTER-IP {ip}"},
+    # selector
+    "selector.want": {"en": "a selector matching the pods of {deployment}",
+                      "ko": "{deployment}의 Pod를 선택하는 셀렉터"},
+    "selector.none": {"en": "no selector: Kubernetes manages no endpoints for this Service",
+                      "ko": "셀렉터 없음: 쿠버네티스가 이 Service의 엔드포인트를 관리하지 않음"},
+    "selector.want-labels": {
+        "en": "a selector matching the pods of {deployment} (their labels: {labels})",
+        "ko": "{deployment}의 Pod를 선택하는 셀렉터 (Pod의 라벨: {labels})"},
+    "selector.misses": {"en": "selector {selector} matches none of {n} pod(s)",
+                        "ko": "셀렉터 {selector}: Pod {n}개 중 선택된 Pod 없음"},
+    "selector.want-only": {"en": "a selector matching only the pods of {deployment}",
+                           "ko": "{deployment}의 Pod만 선택하는 셀렉터"},
+    "selector.extra": {"en": "selector {selector} also matches {extra}",
+                       "ko": "셀렉터 {selector}: {extra}까지 선택함"},
+    "selector.matches": {"en": "selector {selector} matches {n} pod(s)",
+                         "ko": "셀렉터 {selector}: Pod {n}개 선택"},
+    # endpoints
+    "endpoints": {"en": "ENDPOINTS {shown}{more}", "ko": "ENDPOINTS {shown}{more}"},
+    "endpoints.want": {"en": "{n} ready endpoint(s) (one per ready pod of {deployment})",
+                       "ko": "준비된 엔드포인트 {n}개 ({deployment}의 준비된 Pod마다 하나)"},
+    "endpoints.none": {"en": "ENDPOINTS <none>: {why}", "ko": "ENDPOINTS <none>: {why}"},
+    "endpoints.no-ready-pod": {"en": "the selector matches no ready pod",
+                               "ko": "셀렉터가 선택한 준비된 Pod 없음"},
+    "endpoints.no-port": {"en": "the targetPort names no port of the pods",
+                          "ko": "targetPort가 Pod의 어느 포트도 가리키지 않음"},
+    "endpoints.no-slice": {"en": "no EndpointSlice yet", "ko": "EndpointSlice가 아직 없음"},
+    "endpoints.count": {"en": "{n} ready endpoint(s): {shown}{more}",
+                        "ko": "준비된 엔드포인트 {n}개: {shown}{more}"},
+    "endpoints.want-port": {"en": "endpoints on a port the pods listen on ({ports})",
+                            "ko": "Pod가 요청을 받는 포트({ports})의 엔드포인트"},
+    "endpoints.wrong-port": {"en": "endpoints on port {ports}: check targetPort",
+                             "ko": "엔드포인트의 포트 {ports}: targetPort를 확인할 것"},
+    # external-ips
+    "external-ip": {"en": "EXTERNAL-IP {ips}", "ko": "EXTERNAL-IP {ips}"},
+    "external-ip.pending": {"en": "EXTERNAL-IP <pending>", "ko": "EXTERNAL-IP <pending>"},
+    "external-ip.want": {"en": "EXTERNAL-IP set to a node's address (spec.externalIPs)",
+                         "ko": "노드 주소로 채운 EXTERNAL-IP (spec.externalIPs)"},
+    "external-ip.want-node": {"en": "a node's address in externalIPs ({nodes})",
+                              "ko": "externalIPs에 노드 주소 ({nodes})"},
+    "external-ip.not-a-node": {"en": "externalIPs {ips}: no node has that address",
+                               "ko": "externalIPs {ips}: 이 주소를 가진 노드 없음"},
+    # probes (dns, http, http-host)
+    "probe.want-pod": {"en": "a ready pod {pod} to probe from",
+                       "ko": "요청을 보낼 준비된 Pod {pod}"},
+    "probe.no-pod": {"en": "no ready pod {pod} in {ns}", "ko": "{ns}에 준비된 Pod {pod} 없음"},
+    "probe.want-result": {"en": "a probe result", "ko": "프로브 결과"},
+    "probe.not-run": {"en": "the probe did not run", "ko": "프로브가 실행되지 않음"},
+    "probe.want-run": {"en": "the probe to run", "ko": "프로브 실행"},
+    "dns.want": {"en": "{service} resolving to {ip}", "ko": "{service} 이름 조회 결과 {ip}"},
+    "dns.want-target": {"en": "{service} resolving to {ip} ({target})",
+                        "ko": "{service} 이름 조회 결과 {ip} ({target})"},
+    "dns.failed": {"en": "lookup failed: {error}", "ko": "이름 조회 실패: {error}"},
+    "dns.got": {"en": "{service} -> {addresses} ({canonical})",
+                "ko": "{service} -> {addresses} ({canonical})"},
+    "dns.chain": {"en": "{service} -> {canonical} -> {addresses}",
+                  "ko": "{service} -> {canonical} -> {addresses}"},
+    "http.no-host-ports": {"en": "this cluster's NodePorts are not mapped to 127.0.0.1 here",
+                           "ko": "이 클러스터는 NodePort를 이 컴퓨터의 127.0.0.1로 연결하지 않음"},
+    "http.want": {"en": "{count}/{count} answers 200 from pods of {deployment} for {url}",
+                  "ko": "{url} 요청 {count}개 모두 {deployment}의 Pod가 200으로 응답"},
+    "http.failed": {"en": "{ok}/{count} answered; {url}: {what}",
+                    "ko": "{count}개 중 {ok}개 응답; {url}: {what}"},
+    "http.status": {"en": "HTTP {status}", "ko": "HTTP {status}"},
+    "http.no-answer": {"en": "no answer", "ko": "응답 없음"},
+    "http.strangers": {"en": "answered by {pods}, not a pod of {deployment}",
+                       "ko": "{deployment}의 Pod가 아닌 {pods}에서 응답"},
+    "http.answered": {"en": "{url} -> 200 from {spread}",
+                      "ko": "{url} -> 200 (응답한 Pod: {spread})"},
+}
+
+# The words around the findings: the terminal table, the failure blocks, the summary line, JUnit,
+# the notebook's check panel and the CLI's own lines.
+LABELS: dict[str, dict[str, str]] = {
+    "passed": {"en": "PASS", "ko": "통과"},
+    "failed": {"en": "FAIL", "ko": "실패"},
+    "skipped": {"en": "SKIP", "ko": "건너뜀"},
+    "expected": {"en": "expected", "ko": "기대값"},
+    "found": {"en": "found", "ko": "실제 값"},
+    "hint": {"en": "hint", "ko": "힌트"},
+    "table": {"en": "Lab checks", "ko": "실습 채점"},
+    "col.lab": {"en": "Lab", "ko": "실습"},
+    "col.objective": {"en": "Objective", "ko": "목표"},
+    "col.result": {"en": "Result", "ko": "결과"},
+    "col.found": {"en": "Found", "ko": "실제 값"},
+    "counts": {"en": "{passed} passed, {failed} failed", "ko": "통과 {passed}, 실패 {failed}"},
+    "counts.skipped": {"en": ", {skipped} skipped", "ko": ", 건너뜀 {skipped}"},
+    "cost": {"en": "{seconds:.1f} s, {requests} API requests",
+             "ko": "{seconds:.1f}초, API 요청 {requests}회"},
+    "junit.failure": {"en": "expected {expected}; found {found}",
+                      "ko": "기대값 {expected}; 실제 값 {found}"},
+    "cli.checking": {"en": "Checking {labs} on {cluster}...", "ko": "{labs} 채점 중 ({cluster})..."},
+    "cli.reports": {"en": "Reports: {files}", "ko": "보고서: {files}"},
+}
+
+
+@dataclass(frozen=True)
+class Message:
+    """One finding as data: a key of :data:`FINDINGS` and its values. A value may itself be a
+    Message (rendered in the same language) or a list of them (joined with "; ")."""
+
+    key: str
+    args: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.key not in FINDINGS:
+            raise KeyError(f"no message {self.key!r} in labs/messages.py FINDINGS")
+
+    def text(self, lang: str = DEFAULT) -> str:
+        templates = FINDINGS[self.key]
+        return templates.get(lang, templates[DEFAULT]).format(
+            **{k: _value(v, lang) for k, v in self.args.items()})
+
+    def __str__(self) -> str:
+        return self.text()
+
+
+def _value(v: Any, lang: str) -> Any:
+    if isinstance(v, Message):
+        return v.text(lang)
+    if isinstance(v, list | tuple):
+        return "; ".join(str(_value(x, lang)) for x in v)
+    return v
+
+
+def msg(key: str, **args: Any) -> Message:
+    return Message(key, args)
+
+
+def raw(text: object) -> Message:
+    """A tool's own words, the same in every language."""
+    return Message("text", {"text": str(text)})
+
+
+def label(key: str, lang: str = DEFAULT, **args: Any) -> str:
+    templates = LABELS[key]
+    return templates.get(lang, templates[DEFAULT]).format(**args)
+
+
+def field_labels(lang: str = DEFAULT) -> dict[str, str]:
+    """"expected: ", "found: ", "hint: " padded to one width on screen (Hangul takes two
+    columns), so the values line up: ``expected: …`` / ``found:    …`` / ``hint:     …``."""
+    words = {k: label(k, lang) + ":" for k in ("expected", "found", "hint")}
+    width = max(cells(w) for w in words.values())
+    return {k: w + " " * (width - cells(w) + 1) for k, w in words.items()}
+
+
+def cells(text: str) -> int:
+    """Columns a string takes in a terminal (wide East Asian characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def placeholders(template: str) -> set[str]:
+    return {f.split(".")[0].split("[")[0]
+            for _, f, _, _ in string.Formatter().parse(template) if f}
+
+
+# -- choosing the language -----------------------------------------------------------------------
+def choose(lang: str | None = None, env: Mapping[str, str] | None = None) -> str:
+    """The language for the shell: ``lang`` (``--lang``) if given, else ``LAB_LANG``, else the
+    locale (the first of ``LC_ALL``, ``LC_MESSAGES``, ``LANG`` that is set: ``ko…`` is Korean),
+    else English."""
+    env = os.environ if env is None else env
+    for given, where in ((lang, "--lang"), (env.get("LAB_LANG"), "LAB_LANG")):
+        if given:
+            if given not in LANGS:
+                raise LabError(f"{where} {given!r} is not a language of the labs",
+                               fix=f"use one of: {', '.join(LANGS)} (e.g. LAB_LANG=ko make check)")
+            return given
+    for var in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        locale = env.get(var)
+        if locale:
+            return "ko" if locale.lower().startswith("ko") else DEFAULT
+    return DEFAULT
