@@ -147,11 +147,11 @@ def parse(path: Path) -> Lab:
                                      where=where(line),
                                      fix=f"URL fields are {', '.join(sorted(URL_FIELDS))}")
         params = {k: v for k, v in item.items() if k not in _COMMON}
-        texts = {what: _texts(item[what], _value(node, what), f"objective {item['id']!r}",
-                              what, where, line) for what in TRANSLATED}
+        texts = {what: _texts(item[what], node, what, f"objective {item['id']!r}", where, line)
+                 for what in TRANSLATED}
         objectives.append(Objective(str(item["id"]), texts["title"][DEFAULT], check,
                                     texts["hint"][DEFAULT], params, line, texts))
-    title = _texts(data["title"], _value(root, "title"), "the lab", "title", where, 1)
+    title = _texts(data["title"], root, "title", "the lab", where, 1)
     lab = Lab(str(data["lab"]), title[DEFAULT], str(data["namespace"]),
               tuple(data.get("setup") or ()), tuple(data.get("solution") or ()),
               tuple(objectives), path, {"title": title})
@@ -162,12 +162,13 @@ def parse(path: Path) -> Lab:
     return lab
 
 
-def _texts(value: Any, node: yaml.Node | None, owner: str, what: str,
+def _texts(value: Any, parent: yaml.Node | None, what: str, owner: str,
            where: Callable[[int], str], line: int) -> Texts:
-    """A title or hint: plain text (English) or a mapping of languages, English required."""
+    """``what`` (a title or hint) of ``parent``: plain text (English) or a mapping of languages
+    with English in it. An error points at the `what:` line, or at the language's own line."""
     shape = (f"write `{what}: <English text>`, or one line per language: "
              f"`{what}: {{{', '.join(f'{lg}: ...' for lg in LANGS)}}}`")
-    at = node.start_mark.line + 1 if node is not None else line
+    node, at = _value(parent, what), _key_line(parent, what, line)
     if value is None or isinstance(value, str | int | float) and not isinstance(value, bool):
         if value is None or not str(value).strip():
             raise CheckFileError(f"{owner}: `{what}` is empty", where=where(at), fix=shape)
