@@ -19,13 +19,19 @@ from typing import Any
 from . import errors
 from .kubelet import (
     ContainerRuntime,
+    ImagePull,
     NullRuntime,
+    PodMemory,
+    Prober,
+    Restarts,
     Timing,
     creating_status,
-    has_readiness_probe,
-    probe_delay,
+    go_duration,
+    killed_state,
+    pod_ref,
     running_status,
     terminated_status,
+    waiting_status,
 )
 from .nodes import BY_NAME, PodNetwork
 from .registry import R, Registry, now, now_micro
@@ -109,6 +115,11 @@ class Controllers:
         self.reg = registry
         self.timing = timing or Timing.from_env()
         self.runtime: ContainerRuntime = runtime or NullRuntime()
+        self.pods: dict[str, PodMemory] = {}   # the kubelet's memory, by pod uid
+        if hasattr(self.runtime, "recorder"):   # Events for restarts the runtime makes
+            setattr(self.runtime, "recorder", self.event)  # noqa: B010
+        self.prober = Prober(self.timing, lambda k: self.store.find(PODS, k[0], k[1]),
+                             getattr(self.runtime, "probe", None), self._probe_result)
         self.net = PodNetwork(store)
         self.queues: dict[str, Queue] = {}
         self.handlers: dict[str, Callable[[Any], None]] = {
@@ -171,6 +182,7 @@ class Controllers:
             await asyncio.sleep(every)
 
     async def stop(self) -> None:
+        self.prober.stop_all()
         for t in self.tasks:
             t.cancel()
         for h in self.timers.values():
@@ -240,6 +252,8 @@ class Controllers:
             self._track_pod(o, ch.type == "DELETED", ch.old)
             if ch.type == "DELETED":
                 self.runtime.stopped(o)
+                self.prober.stop(o["metadata"].get("uid", ""))
+                self.pods.pop(o["metadata"].get("uid", ""), None)
                 self.unschedulable.discard(k)
                 if o["spec"].get("nodeName"):  # capacity freed: try the waiting pods again
                     for pending in list(self.unschedulable):
@@ -307,7 +321,7 @@ class Controllers:
 
     # ---- events ----
     def event(self, obj: Obj, etype: str, reason: str, message: str, component: str,
-              host: str | None = None) -> None:
+              host: str | None = None, container: str | None = None) -> None:
         md = obj["metadata"]
         ns = md.get("namespace") or "default"
         if self.store.find(NS, None, ns) is None:
@@ -342,6 +356,8 @@ class Controllers:
         }
         if not md.get("namespace"):
             del ev["involvedObject"]["namespace"]
+        if container:  # the kubelet's container events point at the container
+            ev["involvedObject"]["fieldPath"] = f"spec.containers{{{container}}}"
         try:
             self.reg.create(EVENTS, ns, ev, validation_mode="Ignore")
         except errors.APIError as err:
@@ -417,42 +433,40 @@ class Controllers:
         host_ip = spec.internal_ip if spec else "172.18.0.9"
         st = pod.get("status") or {}
         md = pod["metadata"]
+        uid = md.get("uid", "")
         if md.get("deletionTimestamp"):
+            self.prober.stop(uid)
             grace = md.get("deletionGracePeriodSeconds") or 0
             started = _parse(md["deletionTimestamp"])
             wait = min(float(grace), self.timing.terminate) - (time.time() - started)
             if wait > 0:
                 self.later(wait, "kubelet", key)
                 return
-            if st.get("phase") == "Running":
+            if st.get("phase") in ("Running", "Pending") and st.get("containerStatuses"):
                 # the containers exit: the last status a watcher sees is "0/1 Completed"
                 self.reg.update(PODS, key[0], key[1], dict(pod, status=terminated_status(pod)),
                                 subresource="status", check_rv=False)
             if md.get("finalizers"):
                 return  # the containers are gone; the object waits for its finalizers
             self.runtime.stopped(pod)
+            self.pods.pop(uid, None)
             try:
                 self.store.delete(PODS, key[0], key[1])
             except errors.APIError:
                 pass
             return
+        if st.get("phase") in ("Succeeded", "Failed"):
+            self.prober.stop(uid)
+            return
+        mem = self.pods.get(uid)
+        if mem is None:
+            mem = self.pods[uid] = PodMemory(ready={
+                cs.get("name", ""): bool(cs.get("ready"))
+                for cs in st.get("containerStatuses") or []})
         statuses = st.get("containerStatuses")
         if not statuses:
             self.reg.update(PODS, key[0], key[1], dict(pod, status=creating_status(pod, host_ip)),
                             subresource="status", check_rv=False)
-            for c in pod["spec"]["containers"]:
-                image = c.get("image")
-                if c.get("imagePullPolicy") == "Always":
-                    self.event(pod, "Normal", "Pulling", f'Pulling image "{image}"', "kubelet",
-                               node)
-                    secs = self.timing.start
-                    self.event(pod, "Normal", "Pulled",
-                               f'Successfully pulled image "{image}" in {secs:.3g}s '
-                               f"({secs:.3g}s including waiting)", "kubelet", node)
-                else:
-                    self.event(pod, "Normal", "Pulled",
-                               f'Container image "{image}" already present on machine and can '
-                               f"be accessed by the pod", "kubelet", node)
             self.later(self.timing.start, "kubelet", key)
             return
         if st.get("phase") == "Pending":
@@ -469,46 +483,265 @@ class Controllers:
             if wait > 0:
                 self.later(wait, "kubelet", key)
                 return
-            in_use = {ip for ip, _ in self.on_node.get(node, {}).values() if ip}
-            ip = self.net.allocate(node, in_use)
-            probe = has_readiness_probe(pod)
-            ready = not probe  # a probed container is ready after its first passing probe
-            new = dict(pod, status=running_status(pod, ip, ready))
+            ip = st.get("podIP")
+            if not ip:
+                in_use = {ip for ip, _ in self.on_node.get(node, {}).values() if ip}
+                ip = self.net.allocate(node, in_use)
+            waiting, retry = self._pull_images(pod, mem, node)
+            if waiting:
+                new = dict(pod, status=waiting_status(pod, ip, waiting))
+                if new["status"] != st:
+                    self.reg.update(PODS, key[0], key[1], new, subresource="status",
+                                    check_rv=False)
+                if retry is not None:
+                    self.later(retry, "kubelet", key)
+                return
+            # a probed container is ready after its first passing probe
+            mem.ready = {c["name"]: not self._probed(pod, c, "readinessProbe")
+                         for c in pod["spec"]["containers"]}
+            new = dict(pod, status=running_status(pod, ip, mem.ready))
             self.reg.update(PODS, key[0], key[1], new, subresource="status", check_rv=False)
             for c in pod["spec"]["containers"]:
                 self.event(pod, "Normal", "Created", f"Created container: {c['name']}",
-                           "kubelet", node)
+                           "kubelet", node, c["name"])
                 self.event(pod, "Normal", "Started", f"Started container {c['name']}",
-                           "kubelet", node)
-            self.runtime.started(self.store.get(PODS, key[0], key[1]))
-            if not ready:
-                self.later(probe_delay(pod, self.timing), "kubelet", key)
+                           "kubelet", node, c["name"])
+            fresh = self.store.get(PODS, key[0], key[1])
+            self.runtime.started(fresh)
+            self._start_probes(fresh)
             return
         if st.get("phase") == "Running":
-            # probed containers become ready once the probe delay has passed and the probe
-            # passes (the runtime answers it when it can: the data plane knows what listens);
-            # readiness gates are re-checked on every change of the pod
-            cs = statuses[0].get("state", {}).get("running", {}).get("startedAt")
-            wait = probe_delay(pod, self.timing) - (time.time() - _parse(cs))
-            if wait > 0:
-                self.later(wait, "kubelet", key)
-                return
-            containers_ready = True
-            if has_readiness_probe(pod) and key[0] != "kube-system":
-                # kube-system pods (CoreDNS) stand for components the data plane models
-                # itself; their probes are taken as passing
-                check = getattr(self.runtime, "probe_ready", None)
-                containers_ready = bool(check(pod)) if check is not None else True
-                periods = [float((c.get("readinessProbe") or {}).get("periodSeconds", 10))
-                           for c in pod["spec"]["containers"] if c.get("readinessProbe")]
-                self.later(min(min(periods), 2.0), "kubelet", key)  # probes keep running
-                if not containers_ready:
-                    self.event(pod, "Warning", "Unhealthy",
-                               "Readiness probe failed: nothing answers the probe on the "
-                               "container's port", "kubelet", node)
-            new = dict(pod, status=running_status(pod, st["podIP"], containers_ready))
-            if new["status"] != st:
-                self.reg.update(PODS, key[0], key[1], new, subresource="status", check_rv=False)
+            self._sync_running(pod, mem, node)
+
+    def _probed(self, pod: Obj, c: Obj, attr: str) -> bool:
+        # kube-system pods (CoreDNS) stand for components the data plane models itself: their
+        # probes are taken as passing
+        return bool(c.get(attr)) and pod["metadata"].get("namespace") != "kube-system"
+
+    def _start_probes(self, pod: Obj, names: set[str] | None = None) -> None:
+        if pod["metadata"].get("namespace") != "kube-system":
+            self.prober.start(pod, names)
+
+    def _pull_images(self, pod: Obj, mem: PodMemory, node: str,
+                     ) -> tuple[dict[str, tuple[str, str]], float | None]:
+        """The image manager: pull what is missing, with back-off after a failure. Returns the
+        containers still waiting (reason, message) and when to look again."""
+        t = time.time()
+        waiting: dict[str, tuple[str, str]] = {}
+        retry: float | None = None
+        for c in pod["spec"]["containers"]:
+            name, image = c["name"], c.get("image", "")
+            pull = mem.pulls.get(name)
+            if pull is None or pull.image != image:
+                pull = mem.pulls[name] = ImagePull(image)
+            if pull.done:
+                continue
+            if pull.reason in ("InvalidImageName", "ErrImageNeverPull"):
+                waiting[name] = (pull.reason, pull.error)   # no retry: the spec must change
+                continue
+            if pull.failures:
+                step = self.timing.back_off(pull.failures)
+                shown = min(self.timing.backoff / 2, step)  # ErrImagePull until the next sync
+                if t < pull.failed_at + shown:
+                    waiting[name] = ("ErrImagePull", pull.error)
+                    retry = _soonest(retry, pull.failed_at + shown - t)
+                    continue
+                if t < pull.failed_at + step:
+                    if not pull.backoff_told:
+                        pull.backoff_told = True
+                        self.event(pod, "Normal", "BackOff", f'Back-off pulling image "{image}"',
+                                   "kubelet", node, name)
+                        self.event(pod, "Warning", "Failed", "Error: ImagePullBackOff",
+                                   "kubelet", node, name)
+                    waiting[name] = ("ImagePullBackOff", f'Back-off pulling image "{image}": '
+                                                         f"ErrImagePull: {pull.error}")
+                    retry = _soonest(retry, pull.failed_at + step - t)
+                    continue
+            failure = self._pull_failure(image)
+            policy = c.get("imagePullPolicy", "IfNotPresent")
+            if failure is not None and failure.reason == "InvalidImageName":
+                pull.reason, pull.error = failure.reason, failure.message
+                self.event(pod, "Warning", "InspectFailed", failure.message, "kubelet", node,
+                           name)
+                self.event(pod, "Warning", "Failed", "Error: InvalidImageName", "kubelet", node,
+                           name)
+                waiting[name] = (pull.reason, pull.error)
+                continue
+            if policy == "Never":
+                if failure is None:
+                    pull.done = True
+                    self.event(pod, "Normal", "Pulled", f'Container image "{image}" already '
+                               f"present on machine and can be accessed by the pod", "kubelet",
+                               node, name)
+                    continue
+                pull.reason = "ErrImageNeverPull"
+                pull.error = f'Container image "{image}" is not present with pull policy of Never'
+                self.event(pod, "Warning", "ErrImageNeverPull", pull.error, "kubelet", node, name)
+                self.event(pod, "Warning", "Failed", "Error: ErrImageNeverPull", "kubelet", node,
+                           name)
+                waiting[name] = (pull.reason, pull.error)
+                continue
+            if failure is None and policy != "Always":
+                pull.done = True
+                self.event(pod, "Normal", "Pulled", f'Container image "{image}" already present '
+                           f"on machine and can be accessed by the pod", "kubelet", node, name)
+                continue
+            self.event(pod, "Normal", "Pulling", f'Pulling image "{image}"', "kubelet", node,
+                       name)
+            if failure is None:
+                pull.done = True
+                self._pulled(pod, c, node)
+                continue
+            pull.failures += 1
+            pull.failed_at, pull.backoff_told = t, False
+            pull.reason, pull.error = failure.reason, failure.message
+            self.event(pod, "Warning", "Failed", f'Failed to pull image "{image}": '
+                       f"{failure.message}", "kubelet", node, name)
+            self.event(pod, "Warning", "Failed", "Error: ErrImagePull", "kubelet", node, name)
+            waiting[name] = ("ErrImagePull", failure.message)
+            retry = _soonest(retry, min(self.timing.backoff / 2, self.timing.back_off(
+                pull.failures)))
+        return waiting, retry
+
+    def _pull_failure(self, image: str) -> Any:
+        check = getattr(self.runtime, "pull_failure", None)
+        return check(image) if check is not None else None
+
+    def _pulled(self, pod: Obj, c: Obj, node: str) -> None:
+        image = c.get("image", "")
+        secs = go_duration(self.timing.start)
+        size = getattr(self.runtime, "image_size", lambda _: 26214400)(image)
+        self.event(pod, "Normal", "Pulled", f'Successfully pulled image "{image}" in {secs} '
+                   f"({secs} including waiting). Image size: {size} bytes.", "kubelet", node,
+                   c["name"])
+
+    def _probe_result(self, key: tuple[str, str], uid: str, name: str, kind: str, ok: bool,
+                      output: str) -> None:
+        """One probe run (from a prober worker): count it against the thresholds."""
+        mem = self.pods.get(uid)
+        pod = self.store.find(PODS, key[0], key[1])
+        if mem is None or pod is None or pod["metadata"].get("uid") != uid:
+            return
+        c = next((c for c in pod["spec"]["containers"] if c["name"] == name), None)
+        if c is None:
+            return
+        spec = c.get(f"{kind}Probe") or {}
+        counts = mem.counts.setdefault((name, kind), [0, 0])
+        if ok:
+            counts[0], counts[1] = counts[0] + 1, 0
+        else:
+            counts[0], counts[1] = 0, counts[1] + 1
+            label = "Liveness" if kind == "liveness" else "Readiness"
+            self.event(pod, "Warning", "Unhealthy", f"{label} probe failed: {output}", "kubelet",
+                       pod["spec"].get("nodeName"), name)
+        if kind == "readiness":
+            was = mem.ready.get(name, False)
+            if ok and counts[0] >= int(spec.get("successThreshold") or 1):
+                mem.ready[name] = True
+            elif not ok and counts[1] >= int(spec.get("failureThreshold") or 3):
+                mem.ready[name] = False
+            if mem.ready.get(name, False) != was:
+                self.queues["kubelet"].add(key)
+        elif not ok and counts[1] >= int(spec.get("failureThreshold") or 3):
+            mem.kill[name] = "liveness"
+            self.prober.stop(uid, name)
+            self.queues["kubelet"].add(key)
+
+    def _sync_running(self, pod: Obj, mem: PodMemory, node: str) -> None:
+        """Kill containers whose liveness probe failed, restart them (at once, or after the
+        crash-loop back-off), and keep the readiness of the rest current. (Containers whose own
+        process exits are restarted by the runtime, which records that in the status.)"""
+        key = _key(pod)
+        st = pod["status"]
+        t, ts = time.time(), now()
+        status = copy.deepcopy(st)
+        by_name = {cs.get("name"): cs for cs in status.get("containerStatuses") or []}
+        policy = pod["spec"].get("restartPolicy", "Always")
+        grace = pod["spec"].get("terminationGracePeriodSeconds", 30)
+        for c in pod["spec"]["containers"]:
+            name = c["name"]
+            cs = by_name.get(name)
+            if cs is None:
+                continue
+            why = mem.kill.get(name)
+            if why and "running" in (cs.get("state") or {}):
+                if name not in mem.kill_at:
+                    self.event(pod, "Normal", "Killing", f"Container {name} failed {why} probe, "
+                               f"will be restarted", "kubelet", node, name)
+                    # a server stops on SIGTERM at once; anything else waits out the grace
+                    # period (capped) and is SIGKILLed
+                    soft = getattr(self.runtime, "stops_on_sigterm", lambda _: True)(c)
+                    mem.kill_at[name] = t if soft else t + min(
+                        float(c.get("livenessProbe", {}).get("terminationGracePeriodSeconds")
+                              or grace), self.timing.terminate)
+                if t < mem.kill_at[name]:
+                    self.later(mem.kill_at[name] - t, "kubelet", key)
+                    continue
+                del mem.kill_at[name]
+                soft = getattr(self.runtime, "stops_on_sigterm", lambda _: True)(c)
+                mem.kill.pop(name, None)
+                kill = getattr(self.runtime, "kill_container", None)
+                if kill is not None:
+                    kill(pod, name)
+                cs.update(state=killed_state(cs, 0 if soft else 137, ts), ready=False,
+                          started=False)
+                mem.dead[name] = cs["state"]["terminated"]
+                mem.ready[name] = False
+                mem.counts.pop((name, "readiness"), None)
+                mem.counts.pop((name, "liveness"), None)
+            dead = mem.dead.get(name)
+            if dead is None:
+                continue
+            if policy == "Never" or (policy == "OnFailure" and dead.get("exitCode") == 0):
+                continue
+            finished = _parse(dead.get("finishedAt"))
+            rs = mem.restarts.setdefault(name, Restarts())
+            if rs.backoff and finished - rs.last > self.timing.backoff * 60:
+                rs.backoff = 0.0                 # quiet for 10 minutes: the back-off resets
+            if rs.backoff and t - finished < rs.backoff:
+                cs.update(lastState={"terminated": dead}, ready=False, started=False, state={
+                    "waiting": {"reason": "CrashLoopBackOff",
+                                "message": f"back-off {go_duration(rs.backoff)} restarting "
+                                           f"failed container={name} pod={pod_ref(pod)}"}})
+                if (name, rs.last) not in mem.announced:
+                    mem.announced.add((name, rs.last))
+                    self.event(pod, "Warning", "BackOff", f"Back-off restarting failed container "
+                               f"{name} in pod {pod_ref(pod)}", "kubelet", node, name)
+                self.later(rs.backoff - (t - finished), "kubelet", key)
+                continue
+            rs.backoff = self.timing.backoff if not rs.backoff else min(
+                rs.backoff * 2, self.timing.backoff * 30)
+            rs.last = finished
+            del mem.dead[name]
+            probed = self._probed(pod, c, "readinessProbe")
+            cs.update(lastState={"terminated": dead}, restartCount=int(
+                cs.get("restartCount") or 0) + 1, state={"running": {"startedAt": ts}},
+                started=True, ready=not probed)
+            mem.ready[name] = not probed
+            if c.get("imagePullPolicy") == "Always":
+                self.event(pod, "Normal", "Pulling", f'Pulling image "{c.get("image", "")}"',
+                           "kubelet", node, name)
+                self._pulled(pod, c, node)
+            else:
+                self.event(pod, "Normal", "Pulled", f'Container image "{c.get("image", "")}" '
+                           f"already present on machine and can be accessed by the pod",
+                           "kubelet", node, name)
+            self.event(pod, "Normal", "Created", f"Created container: {name}", "kubelet", node,
+                       name)
+            self.event(pod, "Normal", "Started", f"Started container {name}", "kubelet", node,
+                       name)
+            start = getattr(self.runtime, "start_container", None)
+            if start is not None:
+                start(pod, name)
+        # workers for running containers (again after a restart of kubesim, or of a container)
+        self._start_probes(pod, {n for n, cs in by_name.items()
+                                 if "running" in (cs.get("state") or {})
+                                 and n not in mem.kill})
+        ready = {c["name"]: mem.ready.get(c["name"], False) if self._probed(
+            pod, c, "readinessProbe") else True for c in pod["spec"]["containers"]}
+        new = dict(pod, status=running_status(dict(pod, status=status), st["podIP"], ready))
+        if new["status"] != st:
+            self.reg.update(PODS, key[0], key[1], new, subresource="status", check_rv=False)
 
     def _missing_volumes(self, pod: Obj) -> list[tuple[str, str]]:
         """ConfigMap/Secret volumes whose object does not exist (the pod stays
@@ -1043,6 +1276,10 @@ def _target_port(pod: Obj, sp: Obj) -> int | None:
             if p.get("name") == tp and p.get("protocol", "TCP") == proto:
                 return p.get("containerPort")
     return None
+
+
+def _soonest(a: float | None, b: float) -> float:
+    return b if a is None else min(a, b)
 
 
 def _resolve(v: Any, total: int, round_up: bool) -> int:

@@ -1,17 +1,25 @@
-"""A simulated kubelet per node: Pending -> ContainerCreating -> Running -> Ready, and termination.
+"""A simulated kubelet per node: Pending -> ContainerCreating -> Running -> Ready, image pulls
+(ErrImagePull, ImagePullBackOff), probe workers (readiness, liveness), container restarts with
+CrashLoopBackOff, and termination.
 
 ``ContainerRuntime`` is the seam for the data plane (issue 4): it is told when a pod's containers
-start and stop; the default one does nothing, so pods have IPs and statuses but no processes.
+start and stop, and may answer image pulls and probes; the default one does nothing, so pods have
+IPs and statuses but no processes, every image pulls and every probe passes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import logging
 import os
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .registry import now
+
+log = logging.getLogger("kubesim.kubelet")
 
 
 @dataclass(frozen=True)
@@ -19,8 +27,10 @@ class Timing:
     """Seconds each simulated phase lasts (environment variables override, e.g. for tests)."""
 
     start: float = 1.0      # ContainerCreating before Running
-    ready: float = 1.0      # Running before a readinessProbe first succeeds (capped delay)
+    ready: float = 1.0      # cap on a probe's initialDelaySeconds
     terminate: float = 1.0  # Terminating before the pod object goes away
+    probe: float = 2.0      # cap on a probe's periodSeconds
+    backoff: float = 10.0   # first back-off of image pulls and container restarts (doubles, x30 cap)
 
     @classmethod
     def from_env(cls) -> Timing:
@@ -31,12 +41,30 @@ class Timing:
                 return default
         return cls(f("KUBESIM_POD_START_SECONDS", cls.start),
                    f("KUBESIM_POD_READY_SECONDS", cls.ready),
-                   f("KUBESIM_POD_TERMINATE_SECONDS", cls.terminate))
+                   f("KUBESIM_POD_TERMINATE_SECONDS", cls.terminate),
+                   f("KUBESIM_PROBE_PERIOD_SECONDS", cls.probe),
+                   f("KUBESIM_BACKOFF_SECONDS", cls.backoff))
+
+    def back_off(self, n: int) -> float:
+        """The n-th back-off (n >= 1): 10 s, 20 s, 40 s ... capped at 5 minutes, in scale."""
+        return min(self.backoff * 2 ** max(n - 1, 0), self.backoff * 30)
+
+    def delay(self, probe: dict[str, Any]) -> float:
+        return min(float(probe.get("initialDelaySeconds") or 0), self.ready)
+
+    def period(self, probe: dict[str, Any]) -> float:
+        return max(min(float(probe.get("periodSeconds") or 10), self.probe), 0.01)
 
 
 class ContainerRuntime(Protocol):
-    """What the kubelet tells the data plane. It may also offer ``probe_ready(pod) -> bool``
-    (would the readiness probes pass?); without it, probed containers become ready."""
+    """What the kubelet tells the data plane. It may also offer (looked up with getattr):
+
+    - ``pull_failure(image) -> PullFailure | None``: why the image cannot be had (every image
+      pulls without it);
+    - ``async probe(pod, container, probe) -> (ok, output)``: one probe run against what the
+      container serves (probes pass without it);
+    - ``kill_container(pod, name)`` / ``start_container(pod, name)``: a restart of one container.
+    """
 
     def started(self, pod: dict[str, Any]) -> None: ...
     def stopped(self, pod: dict[str, Any]) -> None: ...
@@ -89,16 +117,20 @@ def gates_pass(pod: dict[str, Any]) -> bool:
                for g in (pod.get("spec") or {}).get("readinessGates") or [])
 
 
-def running_status(pod: dict[str, Any], ip: str, containers_ready: bool) -> dict[str, Any]:
+def running_status(pod: dict[str, Any], ip: str,
+                   ready_map: bool | dict[str, bool]) -> dict[str, Any]:
+    """The Running pod's status; ``ready_map`` is each container's readiness (or one value for
+    all). Restart counts, last states, a terminated container and CrashLoopBackOff (recorded by
+    the kubelet's restarts or the runtime) stay as they are."""
     ts = now()
     st = copy.deepcopy(pod.get("status") or {})
-    # what the container runtime (the data plane) recorded: restarts, a terminated process or
-    # CrashLoopBackOff stay as they are
     prev = {cs.get("name"): cs for cs in st.get("containerStatuses") or []}
     kept = {n: cs["state"] for n, cs in prev.items() if "terminated" in (cs.get("state") or {})
             or ((cs.get("state") or {}).get("waiting") or {}).get("reason") == "CrashLoopBackOff"}
-    if kept:
-        containers_ready = False
+    names = [c["name"] for c in pod["spec"]["containers"]]
+    ready_of = {n: (ready_map if isinstance(ready_map, bool) else ready_map.get(n, False))
+                and n not in kept for n in names}
+    containers_ready = all(ready_of.values())
     extra = [c for c in st.get("conditions") or [] if c.get("type") not in KUBELET_CONDITIONS]
     ready = containers_ready and gates_pass(pod)
     started = st.get("containerStatuses") and (st["containerStatuses"][0].get("state") or {}).get(
@@ -110,7 +142,7 @@ def running_status(pod: dict[str, Any], ip: str, containers_ready: bool) -> dict
              _cond("PodScheduled", "True", ts)]
     if not containers_ready:
         msg = "containers with unready status: [" + " ".join(
-            c["name"] for c in pod["spec"]["containers"]) + "]"
+            n for n in names if not ready_of[n]) + "]"
         for c in conds[2:4]:
             c.update(reason="ContainersNotReady", message=msg)
     elif not ready:
@@ -129,7 +161,7 @@ def running_status(pod: dict[str, Any], ip: str, containers_ready: bool) -> dict
             "name": c["name"], "image": _image_ref(c.get("image", "")),
             "imageID": f"{_image_ref(c.get('image', ''))}@sha256:" + "0" * 64,
             "containerID": "kubesim://" + pod["metadata"]["uid"].replace("-", "")[:16] + c["name"],
-            "ready": containers_ready and c["name"] not in kept,
+            "ready": ready_of[c["name"]],
             "restartCount": (prev.get(c["name"]) or {}).get("restartCount", 0),
             "started": c["name"] not in kept,
             "state": kept.get(c["name"]) or {"running": {"startedAt": (
@@ -177,3 +209,165 @@ def terminated_status(pod: dict[str, Any]) -> dict[str, Any]:
                 c.update(reason="PodCompleted")
     st["phase"] = "Succeeded"
     return st
+
+
+def waiting_status(pod: dict[str, Any], ip: str,
+                   waiting: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    """Pending with the sandbox up (pod IP, PodReadyToStartContainers) while images are being
+    pulled or backed off: ``waiting`` maps container names to (reason, message)."""
+    ts = now()
+    st = copy.deepcopy(pod.get("status") or {})
+    prev = {cs.get("name"): cs for cs in st.get("containerStatuses") or []}
+    names = [c["name"] for c in pod["spec"]["containers"]]
+    msg = "containers with unready status: [" + " ".join(names) + "]"
+    conds = [_cond("PodReadyToStartContainers", "True", ts), _cond("Initialized", "True", ts),
+             dict(_cond("Ready", "False", ts), reason="ContainersNotReady", message=msg),
+             dict(_cond("ContainersReady", "False", ts), reason="ContainersNotReady",
+                  message=msg),
+             _cond("PodScheduled", "True", ts)]
+    old = {c["type"]: c for c in st.get("conditions") or []}
+    for c in conds:
+        o = old.get(c["type"])
+        if o and o.get("status") == c["status"]:
+            c["lastTransitionTime"] = o.get("lastTransitionTime", ts)
+    extra = [c for c in st.get("conditions") or [] if c.get("type") not in KUBELET_CONDITIONS]
+    statuses = []
+    for c in pod["spec"]["containers"]:
+        reason, message = waiting.get(c["name"], ("ContainerCreating", ""))
+        w = {"reason": reason}
+        if message:
+            w["message"] = message
+        statuses.append({
+            "name": c["name"], "image": c.get("image", ""), "imageID": "", "ready": False,
+            "restartCount": (prev.get(c["name"]) or {}).get("restartCount", 0), "started": False,
+            "state": {"waiting": w}, "lastState": (prev.get(c["name"]) or {}).get("lastState")
+            or {}})
+    st.update({"phase": "Pending", "podIP": ip, "podIPs": [{"ip": ip}],
+               "conditions": conds + extra, "containerStatuses": statuses})
+    return st
+
+
+def go_duration(seconds: float) -> str:
+    """A duration as Go's time.Duration prints it: 200ms, 10s, 1m20s, 5m0s."""
+    ms = int(round(seconds * 1000))
+    if ms < 1000:
+        return f"{ms}ms"
+    h, rest = divmod(ms, 3_600_000)
+    m, rest = divmod(rest, 60_000)
+    secs = f"{rest / 1000:.3f}".rstrip("0").rstrip(".")
+    return (f"{h}h" if h else "") + (f"{m}m" if h or m else "") + f"{secs}s"
+
+
+def pod_ref(pod: dict[str, Any]) -> str:
+    """format.Pod: name_namespace(uid), as the kubelet's messages name a pod."""
+    md = pod["metadata"]
+    return f"{md['name']}_{md.get('namespace', '')}({md.get('uid', '')})"
+
+
+@dataclass
+class ImagePull:
+    """One container's image as the kubelet's image manager tracks it."""
+
+    image: str
+    done: bool = False
+    failures: int = 0          # back-off steps taken
+    failed_at: float = 0.0
+    reason: str = ""           # ErrImagePull, InvalidImageName, ErrImageNeverPull
+    error: str = ""
+    backoff_told: bool = False
+
+
+@dataclass
+class Restarts:
+    """The kubelet's crash-loop back-off for one container (flowcontrol.Backoff: the delay
+    doubles on each restart after a quick death, and resets after 10 minutes of quiet)."""
+
+    backoff: float = 0.0       # 0: no entry yet
+    last: float = 0.0
+
+
+@dataclass
+class PodMemory:
+    """What the kubelet keeps in memory about a pod (lost on restart, as a real kubelet's)."""
+
+    pulls: dict[str, ImagePull] = field(default_factory=dict)
+    restarts: dict[str, Restarts] = field(default_factory=dict)
+    ready: dict[str, bool] = field(default_factory=dict)       # readiness probe results
+    counts: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # [ok, failed] runs
+    kill: dict[str, str] = field(default_factory=dict)         # container -> which probe failed
+    kill_at: dict[str, float] = field(default_factory=dict)    # when the kill completes
+    dead: dict[str, dict[str, Any]] = field(default_factory=dict)  # killed, to restart
+    announced: set[tuple[str, float]] = field(default_factory=set)  # back-offs told (Events)
+
+
+PROBE_KINDS = (("liveness", "livenessProbe", "Liveness"),
+               ("readiness", "readinessProbe", "Readiness"))
+ProbeFn = Callable[[dict[str, Any], dict[str, Any], dict[str, Any]], Awaitable[tuple[bool, str]]]
+Report = Callable[[tuple[str, str], str, str, str, bool, str], None]
+
+
+class Prober:
+    """Probe workers, one per container and probe, as the kubelet's prober manager runs them:
+    wait initialDelaySeconds, then probe every periodSeconds (both capped by ``Timing``) and
+    report each result; the kubelet counts them against the thresholds."""
+
+    def __init__(self, timing: Timing, get_pod: Callable[[tuple[str, str]], Any],
+                 probe: ProbeFn | None, report: Report) -> None:
+        self.timing = timing
+        self.get_pod = get_pod
+        self.probe = probe
+        self.report = report
+        self.workers: dict[tuple[str, str, str], asyncio.Task[None]] = {}
+
+    def start(self, pod: dict[str, Any], names: set[str] | None = None) -> None:
+        md = pod["metadata"]
+        uid, key = md.get("uid", ""), (md.get("namespace", ""), md["name"])
+        for c in pod["spec"]["containers"]:
+            if names is not None and c["name"] not in names:
+                continue
+            for kind, attr, _ in PROBE_KINDS:
+                spec = c.get(attr)
+                wk = (uid, c["name"], kind)
+                if not isinstance(spec, dict) or wk in self.workers:
+                    continue
+                self.workers[wk] = asyncio.get_running_loop().create_task(
+                    self._work(key, uid, c, kind, spec))
+
+    def stop(self, uid: str, name: str | None = None) -> None:
+        for wk in [k for k in self.workers if k[0] == uid and name in (None, k[1])]:
+            self.workers.pop(wk).cancel()
+
+    def stop_all(self) -> None:
+        for t in self.workers.values():
+            t.cancel()
+        self.workers.clear()
+
+    async def _work(self, key: tuple[str, str], uid: str, c: dict[str, Any], kind: str,
+                    spec: dict[str, Any]) -> None:
+        await asyncio.sleep(self.timing.delay(spec))
+        while True:
+            pod = self.get_pod(key)
+            if pod is None or pod["metadata"].get("uid") != uid:
+                self.workers.pop((uid, c["name"], kind), None)
+                return
+            ok, out = True, ""
+            if self.probe is not None:
+                try:
+                    ok, out = await self.probe(pod, c, spec)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:  # noqa: BLE001 - a probe that errs is a failed probe
+                    log.exception("probe of %s/%s failed to run", key[1], c["name"])
+                    ok, out = False, str(e)
+            self.report(key, uid, c["name"], kind, ok, out)
+            await asyncio.sleep(self.timing.period(spec))
+
+
+def killed_state(cs: dict[str, Any], code: int, ts: str) -> dict[str, Any]:
+    """The terminated state of a container the kubelet stopped (exit 0 after SIGTERM, or 137
+    when the grace period ended in SIGKILL)."""
+    started = ((cs.get("state") or {}).get("running") or {}).get("startedAt", ts)
+    return {"terminated": {"exitCode": code, "reason": "Completed" if code == 0 else "Error",
+                           "startedAt": started, "finishedAt": ts,
+                           "containerID": cs.get("containerID", "")}}
+

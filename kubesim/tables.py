@@ -126,7 +126,10 @@ def pod_row(pod: Obj) -> list[Any]:
         gate_cell = f"{ok}/{len(gates)}"
     else:
         gate_cell = "<none>"
-    return [pod["metadata"]["name"], f"{ready}/{total}", reason, str(restarts),
+    last = max((((cs.get("lastState") or {}).get("terminated") or {}).get("finishedAt") or ""
+                for cs in st.get("containerStatuses") or []), default="")
+    restarts_cell = f"{restarts} ({age(last)} ago)" if restarts and last else str(restarts)
+    return [pod["metadata"]["name"], f"{ready}/{total}", reason, restarts_cell,
             age(pod["metadata"].get("creationTimestamp")), st.get("podIP") or "<none>",
             spec.get("nodeName") or "<none>", st.get("nominatedNodeName") or "<none>", gate_cell]
 

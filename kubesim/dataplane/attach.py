@@ -23,8 +23,9 @@ from typing import Any
 
 from aiohttp import web
 
+from ..kubelet import Timing, go_duration, pod_ref
 from .envvars import container_env
-from .images import profile
+from .images import image_size, profile
 from .network import PODS
 from .streams import STDERR, STDIN, STDOUT, Channels, fd_chunks, success
 
@@ -61,6 +62,7 @@ class MainProcess:
         self.exits = 0
         self.previous = b""
         self.restart_timer: asyncio.TimerHandle | None = None
+        self.quiet = False     # stopped by the kubelet: the exit is not this process's to record
 
     @property
     def argv(self) -> list[str]:
@@ -155,7 +157,8 @@ class MainProcess:
             await ch.status(success())
         self.done.set()
         self.changed.set()
-        self._record_exit(code)
+        if not self.quiet:
+            self._record_exit(code)
 
     def _record_exit(self, code: int) -> None:
         store = self.plane.store
@@ -195,11 +198,17 @@ class MainProcess:
         except Exception:  # noqa: BLE001 - the pod changed meanwhile; its status stays
             log.info("could not record the exit of %s/%s", self.ns, self.pod_name)
 
+    def _event(self, pod: dict[str, Any], etype: str, reason: str, message: str) -> None:
+        if self.plane.recorder is not None:
+            self.plane.recorder(pod, etype, reason, message, "kubelet",
+                                (pod.get("spec") or {}).get("nodeName"), self.container["name"])
+
     def _back_off(self, pod: dict[str, Any], now: str) -> None:
         """The kubelet restarts the container: at once the first time, then after 10 s, 20 s,
-        40 s ... up to 5 minutes, showing CrashLoopBackOff meanwhile."""
+        40 s ... up to 5 minutes (KUBESIM_BACKOFF_SECONDS scales them), showing CrashLoopBackOff
+        meanwhile."""
         self.exits += 1
-        delay = 0 if self.exits == 1 else min(10 * 2 ** (self.exits - 2), 300)
+        delay = 0.0 if self.exits == 1 else Timing.from_env().back_off(self.exits - 1)
         name = self.container["name"]
         st = pod["status"]
         for cs in st.get("containerStatuses") or []:
@@ -208,8 +217,10 @@ class MainProcess:
                 if delay:
                     cs["state"] = {"waiting": {
                         "reason": "CrashLoopBackOff",
-                        "message": f"back-off {delay}s restarting failed container={name} "
-                                   f"pod={self.pod_name}_{self.ns}({self.uid})"}}
+                        "message": f"back-off {go_duration(delay)} restarting failed "
+                                   f"container={name} pod={pod_ref(pod)}"}}
+                    self._event(pod, "Warning", "BackOff", f"Back-off restarting failed "
+                                f"container {name} in pod {pod_ref(pod)}")
         for cond in st.get("conditions") or []:
             if cond.get("type") in ("Ready", "ContainersReady") and cond.get("status") == "True":
                 cond.update(status="False", reason="ContainersNotReady", lastTransitionTime=now,
@@ -246,7 +257,38 @@ class MainProcess:
             self.plane.store.update(PODS, new)
         except Exception:  # noqa: BLE001
             return
+        image = self.container.get("image", "")
+        if self.container.get("imagePullPolicy") == "Always":
+            secs = go_duration(Timing.from_env().start)
+            self._event(new, "Normal", "Pulling", f'Pulling image "{image}"')
+            self._event(new, "Normal", "Pulled", f'Successfully pulled image "{image}" in {secs} '
+                        f"({secs} including waiting). Image size: {image_size(image)} bytes.")
+        else:
+            self._event(new, "Normal", "Pulled", f'Container image "{image}" already present '
+                        f"on machine and can be accessed by the pod")
+        self._event(new, "Normal", "Created", f"Created container: {self.container['name']}")
+        self._event(new, "Normal", "Started", f"Started container {self.container['name']}")
         self.start()
+
+    def stop_quietly(self) -> None:
+        """The kubelet kills the container (a failed liveness probe): no exit to record."""
+        self.quiet = True
+        self.kill()
+
+    def respawn(self) -> None:
+        """The kubelet starts the container again: this output becomes ``logs --previous``."""
+        async def again() -> None:
+            if self.task is not None and not self.task.done():
+                self.quiet = True
+                self.kill()
+                await asyncio.wait([self.task], timeout=5)
+            self.quiet = False
+            self.previous = bytes(self.log)
+            self.log = bytearray()
+            self.started, self.code, self.proc = False, None, None
+            self.done = asyncio.Event()
+            self.start()
+        asyncio.get_running_loop().create_task(again())
 
     def write_stdin(self, data: bytes) -> None:
         if self.proc is None:   # not spawned yet: keep it for the process
@@ -333,11 +375,17 @@ async def logs(plane: Any, request: web.Request, pod: dict[str, Any]) -> web.Str
         raise errors.bad_request(f"container {cname} is not valid for pod "
                                  f"{pod['metadata']['name']}")
     mp = plane.processes.get((pod["metadata"].get("uid", ""), cname))
-    if q.get("previous") in ("true", "1") and (mp is None or not mp.exits):
+    restarted = any(cs.get("name") == cname and (cs.get("lastState") or {}).get("terminated")
+                    for cs in (pod.get("status") or {}).get("containerStatuses") or [])
+    previous = q.get("previous") in ("true", "1")
+    if previous and not restarted and (mp is None or not mp.exits):
         raise errors.bad_request(f'previous terminated container "{cname}" in pod '
                                  f'"{pod["metadata"]["name"]}" not found')
     resp = web.StreamResponse(headers={"Content-Type": "text/plain"})
     await resp.prepare(request)
+    if mp is None and previous:   # a server's earlier run: its log is not kept
+        await resp.write_eof()
+        return resp
     if mp is None:
         server_log = plane.server_logs.get((pod["metadata"].get("uid", ""), cname))
         data = bytes(server_log.data) if server_log else b""

@@ -134,10 +134,14 @@ def _mounted_conf(pod: dict[str, Any], container: dict[str, Any],
 
 def listeners(pod: dict[str, Any], configmaps: dict[str, dict[str, Any]]) -> dict[int, Listener]:
     out: dict[int, Listener] = {}
+    states = {cs.get("name"): cs.get("state") or {}
+              for cs in (pod.get("status") or {}).get("containerStatuses") or []}
     for c in (pod.get("spec") or {}).get("containers") or []:
         img = profile(c.get("image", ""))
         if img.server is None:
             continue
+        if c["name"] in states and "running" not in states[c["name"]]:
+            continue   # killed, crash-looping or not started: nothing listens
         if img.server in ("nginx", "echo"):
             conf = _mounted_conf(pod, c, configmaps)
             if conf is not None:

@@ -27,11 +27,11 @@ from .attach import (
     logs,
     nginx_startup,
 )
-from .containers import Request, respond
 from .envvars import container_env, service_env, visible_services
 from .hostports import HostPorts
-from .images import NETWORK_TOOLS, STD_PATH, profile
-from .network import PODS, SVCS, Network, Source, bridge_ip
+from .images import NETWORK_TOOLS, STD_PATH, PullFailure, image_size, profile, pull_failure
+from .network import PODS, SVCS, Network, Source
+from .probes import run_probe
 from .sandbox import PodBox, Sandboxes, hosts_file, resolv_conf
 from .streams import Channels, exit_status, internal_error, pump_process, success, upgrade
 from .tools import TOOLS
@@ -58,6 +58,9 @@ class DataPlane:
         self.server_logs: dict[tuple[str, str], ServerLog] = {}
         self.net.on_access = self._on_access
         self.broken = ""
+        # the kubelet's event recorder (set by the controllers): Events for restarts the
+        # runtime makes when a main process exits
+        self.recorder: Any = None
 
     # ---- lifecycle ----
     async def start(self) -> None:
@@ -137,33 +140,37 @@ class DataPlane:
             self.tokens.pop(box.token, None)
             self.sandboxes.remove(box)
 
-    def probe_ready(self, pod: dict[str, Any]) -> bool:
-        """Would the pod's readiness probes succeed against what its containers serve?
-        (httpGet: a 2xx/3xx answer; tcpSocket: something listens; exec: yes.) A hook for the
-        simulated kubelet: a probe on a port nothing listens on keeps the pod NotReady."""
-        st = pod.get("status") or {}
-        for c in (pod.get("spec") or {}).get("containers") or []:
-            rp = c.get("readinessProbe") or {}
-            action = rp.get("httpGet") or rp.get("tcpSocket")
-            if not action:
-                continue
-            port = action.get("port")
-            if isinstance(port, str) and not port.isdigit():
-                port = next((p.get("containerPort") for p in c.get("ports") or []
-                             if p.get("name") == port), None)
-            if port is None:
-                return False
-            lis = self.net.listener(pod, int(port))
-            if lis is None:
-                return False
-            if rp.get("httpGet"):
-                node = (pod.get("spec") or {}).get("nodeName", "")
-                req = Request("GET", action.get("path") or "/", f"{st.get('podIP', '')}:{port}",
-                              [("User-Agent", "kube-probe/1.37")])
-                if not 200 <= respond(lis, req, bridge_ip(node), st.get("podIP", "")).status \
-                        < 400:
-                    return False
-        return True
+    # ---- the kubelet's image pulls, probes and container restarts ----
+    def pull_failure(self, image: str) -> PullFailure | None:
+        return pull_failure(image)
+
+    def image_size(self, image: str) -> int:
+        return image_size(image)
+
+    async def probe(self, pod: dict[str, Any], container: dict[str, Any],
+                    probe: dict[str, Any]) -> tuple[bool, str]:
+        return await run_probe(self, pod, container, probe)
+
+    def stops_on_sigterm(self, container: dict[str, Any]) -> bool:
+        """Servers exit 0 on SIGTERM; a shell (PID 1 without a handler) waits for SIGKILL."""
+        return profile(container.get("image", "")).server is not None
+
+    def kill_container(self, pod: dict[str, Any], name: str) -> None:
+        mp = self.processes.get((pod["metadata"].get("uid", ""), name))
+        if mp is not None:
+            mp.stop_quietly()
+
+    def start_container(self, pod: dict[str, Any], name: str) -> None:
+        c = next((c for c in pod["spec"].get("containers") or [] if c["name"] == name), None)
+        if c is None:
+            return
+        if profile(c.get("image", "")).server in ("nginx", "echo"):
+            read_only = any(m.get("mountPath", "").startswith("/etc/nginx")
+                            for m in c.get("volumeMounts") or [])
+            self._server_log(pod, name).add(nginx_startup(read_only))
+        mp = self.main_process(pod, c)
+        if mp is not None:
+            mp.respawn()
 
     def _service_env(self, pod: dict[str, Any]) -> list[tuple[str, str]]:
         uid = pod["metadata"].get("uid", "")

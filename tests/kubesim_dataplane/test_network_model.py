@@ -123,15 +123,29 @@ def test_unmatched_ports_and_addresses(net: Network) -> None:
     assert net.route(client, "127.0.0.1", 81).kind == "refused"
 
 
-def test_readiness_probe_hook(net: Network) -> None:
+def test_probe_hook(net: Network) -> None:
+    """The kubelet's probes, answered by the network model in the kubelet's words."""
+    import asyncio
+
     from kubesim.dataplane.plane import DataPlane
     plane = DataPlane.__new__(DataPlane)
     plane.net = net
     pod = web_pod("probed", "10.244.1.7", W1)
-    pod["spec"]["containers"][0]["ports"] = [{"name": "http", "containerPort": 80}]
-    pod["spec"]["containers"][0]["readinessProbe"] = {"httpGet": {"path": "/", "port": "http"}}
-    assert plane.probe_ready(pod)
-    pod["spec"]["containers"][0]["readinessProbe"] = {"httpGet": {"path": "/x", "port": 80}}
-    assert not plane.probe_ready(pod)             # nginx answers 404 there
-    pod["spec"]["containers"][0]["readinessProbe"] = {"tcpSocket": {"port": 8080}}
-    assert not plane.probe_ready(pod)             # nothing listens on 8080
+    c = pod["spec"]["containers"][0]
+    c["ports"] = [{"name": "http", "containerPort": 80}]
+
+    def probe(spec: dict[str, Any]) -> tuple[bool, str]:
+        return asyncio.run(plane.probe(pod, c, spec))
+    assert probe({"httpGet": {"path": "/", "port": "http"}}) == (True, "")
+    assert probe({"httpGet": {"path": "/x", "port": 80}}) == (
+        False, "HTTP probe failed with statuscode: 404")          # nginx answers 404 there
+    assert probe({"httpGet": {"path": "/healthz", "port": 8080}}) == (
+        False, 'Get "http://10.244.1.7:8080/healthz": dial tcp 10.244.1.7:8080: connect: '
+               "connection refused")                               # nothing listens on 8080
+    assert probe({"tcpSocket": {"port": 8080}}) == (
+        False, "dial tcp 10.244.1.7:8080: connect: connection refused")
+    assert probe({"tcpSocket": {"port": 80}}) == (True, "")
+    pod["status"]["containerStatuses"] = [{"name": "nginx", "state": {"waiting": {
+        "reason": "CrashLoopBackOff"}}}]
+    net.store.rv += 1                                              # a new version of the pod
+    assert probe({"tcpSocket": {"port": 80}})[0] is False         # not running: nothing listens
