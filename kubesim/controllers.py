@@ -972,17 +972,15 @@ class Controllers:
         status = {k: v for k, v in status.items() if v or k == "observedGeneration"}
         if old_st.get("collisionCount"):
             status["collisionCount"] = old_st["collisionCount"]
-        if status != old_st:
-            self.reg.update(DEPLOY, key[0], key[1], dict(d, status=status),
-                            subresource="status", check_rv=False)
-        if new_rs is not None:
-            ann = d["metadata"].get("annotations") or {}
-            rev = (new_rs["metadata"].get("annotations") or {}).get(REVISION)
-            if rev and ann.get(REVISION) != rev:
-                cur = copy.deepcopy(self.store.get(DEPLOY, key[0], key[1]))
-                cur["metadata"].setdefault("annotations", {})[REVISION] = rev
-                self.reg.update(DEPLOY, key[0], key[1], cur, check_rv=False,
-                                validation_mode="Ignore")
+        # the revision annotation goes with the status write (the API server records both
+        # under kube-controller-manager's status entry)
+        ann = d["metadata"].get("annotations") or {}
+        rev = (new_rs["metadata"].get("annotations") or {}).get(REVISION) if new_rs else None
+        if status != old_st or (rev and ann.get(REVISION) != rev):
+            body = dict(d, status=status)
+            if rev:
+                body["metadata"] = dict(d["metadata"], annotations=dict(ann, **{REVISION: rev}))
+            self.reg.update(DEPLOY, key[0], key[1], body, subresource="status", check_rv=False)
 
     # ---- Endpoints + EndpointSlices ----
     def sync_endpoints(self, key: tuple[str, str]) -> None:

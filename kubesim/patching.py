@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 from . import errors, schema
@@ -199,203 +200,555 @@ def _merge_list(current: list[Any], patch: list[Any], key: str, item: str | None
     return out
 
 
-# ---- server-side apply (field sets in the fieldsV1 format) ----
+# ---- server-side apply: structured-merge-diff semantics ----
+# The list and map types come from ssa.json (python -m kubesim.gen_ssa, from a real API server's
+# OpenAPI v3). A field path is a tuple of fieldsV1 elements:
+#   ("f:spec", "f:ports", 'k:{"port":80,"protocol":"TCP"}', "f:targetPort"), set items 'v:"x"'.
+# A field set is a Python set of paths; a path in the set is owned itself (a leaf, or "." in
+# fieldsV1), its prefixes only through it.
 
-def _item_key(item: dict[str, Any], keys: tuple[str, ...]) -> str:
+FieldPath = tuple[str, ...]
+_SSA: dict[str, Any] = json.loads(Path(__file__).with_name("ssa.json").read_text())
+_ZERO: dict[str, dict[str, Any]] = _SSA.pop("~zero", {})
+_PATCH: dict[str, dict[str, list[str]]] = _SSA.pop("~patch", {})
+_KEY_DEFAULTS: dict[str, dict[str, Any]] = _SSA.pop("~keydefaults", {})
+_MISSING: Any = object()
+
+# what the API server strips from every manager's set (fieldmanager's stripMeta)
+STRIPPED = {("f:apiVersion",), ("f:kind",), ("f:metadata",)} | {
+    ("f:metadata", f"f:{k}") for k in ("name", "namespace", "creationTimestamp", "selfLink", "uid",
+                                       "clusterName", "generation", "managedFields",
+                                       "resourceVersion")}
+
+
+def list_type(model: str | None, field: str) -> list[str] | None:
+    """["map", key...], ["set"] or ["atomic"] for a list field (None: not known)."""
+    return _SSA.get(model or "", {}).get(field)
+
+
+def _node(typ: str | None, rel: list[str] | None, value: Any) -> tuple[str, Any]:
+    """What SSA sees at a field: ("leaf", None), ("struct", model), ("map", value type),
+    ("set", item type) or ("list", (item type, keys))."""
+    if rel == ["atomic"]:
+        return "leaf", None
+    if typ is None:  # a field the schema does not know: deduced, maps granular, lists atomic
+        return ("map", None) if isinstance(value, dict) else ("leaf", None)
+    if typ in schema.TYPES:
+        return ("leaf", None) if _SSA.get(typ, {}).get("") == ["atomic"] else ("struct", typ)
+    item = schema.list_item(typ)
+    if item is not None:
+        if rel and rel[0] == "map":
+            return "list", (item, tuple(rel[1:]))
+        return ("set", item) if rel == ["set"] else ("leaf", None)
+    val = schema.dict_value(typ)
+    if val is not None:
+        return "map", val
+    return "leaf", None
+
+
+def _child(kind: str, extra: Any, key: str) -> tuple[str | None, list[str] | None]:
+    if kind == "struct":
+        return schema.TYPES[extra].get(key), _SSA.get(extra, {}).get(key)
+    return extra, None
+
+
+def _item_type(kind: str, extra: Any) -> str | None:
+    return extra[0] if kind == "list" else extra
+
+
+def _json(v: Any) -> str:
+    return json.dumps(v, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+
+
+def _pe(kind: str, extra: Any, item: Any) -> str:
+    """The path element of a list item: v:<value> in a set, k:{keys} in a map list."""
+    if kind == "set":
+        return "v:" + _json(item)
+    item_type, keys = extra
+    defaults = _KEY_DEFAULTS.get(item_type or "", {})
     vals = {}
     for k in keys:
-        v = item.get(k)
-        if v is None and k == "protocol":
-            v = "TCP"
-        vals[k] = v
-    return "k:" + json.dumps(vals, separators=(",", ":"), sort_keys=True)
+        if isinstance(item, dict) and item.get(k) is not None:
+            vals[k] = item[k]
+        elif k in defaults:
+            vals[k] = defaults[k]
+    return "k:" + _json(vals)
 
 
-def _keys_for(item: str | None) -> tuple[str, ...] | None:
-    if item is None or item not in schema.MERGE_KEYS:
-        return None
-    return schema.APPLY_KEYS.get(item, (schema.MERGE_KEYS[item],))
+def field_set(obj: Any, model: str | None) -> set[FieldPath]:
+    """The fields a configuration sets (structured-merge-diff ToFieldSet), as owned paths."""
+    out: set[FieldPath] = set()
+    _to_set(obj, model, None, (), out)
+    return out - STRIPPED
 
 
-def field_set(obj: Any, model: str | None) -> dict[str, Any]:
-    """The fieldsV1 set an applied configuration owns."""
-    out: dict[str, Any] = {}
-    if not isinstance(obj, dict):
-        return out
-    for k, v in obj.items():
-        if model in schema.TYPES and k in ("apiVersion", "kind") and model != "V1ObjectReference":
-            continue
-        if k in ("name", "namespace", "resourceVersion", "uid") and model == "V1ObjectMeta":
-            continue
-        typ = schema.field_type(model, k)
-        entry: dict[str, Any] = {}
-        if isinstance(v, dict):
-            sub = typ if typ in schema.TYPES else None
-            if typ is not None and schema.dict_value(typ) is not None:
-                entry = {f"f:{kk}": {} for kk in v}
-            else:
-                entry = field_set(v, sub)
-        elif isinstance(v, list) and typ is not None:
-            item = schema.list_item(typ)
-            keys = _keys_for(item)
-            if keys:
-                for x in v:
-                    if isinstance(x, dict):
-                        entry[_item_key(x, keys)] = dict(field_set(x, item), **{".": {}})
-        out[f"f:{k}"] = entry
-    return out
-
-
-def apply(current: dict[str, Any] | None, config: dict[str, Any], model: str,
-          previous: dict[str, Any] | None) -> dict[str, Any]:
-    """Merge an applied configuration into the live object, removing what the same manager
-    applied before and no longer does."""
-    if current is None:
-        return copy.deepcopy(config)
-    merged = _apply_merge(current, config, model)
-    if previous:
-        _remove_dropped(merged, previous, field_set(config, model), model)
-    return merged
-
-
-def _apply_merge(cur: Any, cfg: Any, model: str | None) -> Any:
-    if not isinstance(cfg, dict) or not isinstance(cur, dict):
-        return copy.deepcopy(cfg)
-    out = dict(cur)
-    for k, v in cfg.items():
-        typ = schema.field_type(model, k)
-        if isinstance(v, list) and typ is not None:
-            item = schema.list_item(typ)
-            keys = _keys_for(item)
-            if keys and isinstance(out.get(k), list):
-                old = {(_item_key(x, keys) if isinstance(x, dict) else None): x for x in out[k]}
-                new_list = []
-                for x in v:
-                    ik = _item_key(x, keys) if isinstance(x, dict) else None
-                    new_list.append(_apply_merge(old.pop(ik), x, item) if ik in old
-                                    else copy.deepcopy(x))
-                # items owned by nobody else stay (kept after the applied ones)
-                new_list.extend(x for x in old.values() if x is not None)
-                out[k] = new_list
-                continue
-            out[k] = copy.deepcopy(v)
-        elif isinstance(v, dict):
-            sub = typ if typ in schema.TYPES else None
-            out[k] = _apply_merge(out.get(k), v, sub)
-        else:
-            out[k] = copy.deepcopy(v)
-    return out
-
-
-def _remove_dropped(obj: Any, old: dict[str, Any], new: dict[str, Any], model: str | None) -> None:
-    if not isinstance(obj, dict):
+def _to_set(v: Any, typ: str | None, rel: list[str] | None, path: FieldPath,
+            out: set[FieldPath]) -> None:
+    kind, extra = _node(typ, rel, v)
+    if kind == "leaf":
+        out.add(path)
         return
-    for fk, sub in old.items():
-        if not fk.startswith("f:"):
+    if kind in ("struct", "map"):
+        if not isinstance(v, dict):
+            return
+        for k, x in v.items():
+            ctyp, crel = _child(kind, extra, k)
+            cp = path + ("f:" + k,)
+            _to_set(x, ctyp, crel, cp, out)
+            if x is None or x == {} or kind == "map" or ctyp is None:
+                out.add(cp)
+        return
+    if not isinstance(v, list):
+        return
+    seen: dict[str, int] = {}
+    for x in v:
+        pe = _pe(kind, extra, x)
+        seen[pe] = seen.get(pe, 0) + 1
+    for x in v:
+        pe = _pe(kind, extra, x)
+        if seen[pe] > 1:
+            out.add(path + (pe,))
             continue
-        name = fk[2:]
-        if fk not in new:
-            obj.pop(name, None)
-            continue
-        if not sub or name not in obj:
-            continue
-        typ = schema.field_type(model, name)
-        val = obj[name]
-        if isinstance(val, list) and typ is not None:
-            item = schema.list_item(typ)
-            keys = _keys_for(item)
-            if keys:
-                gone = {k for k in sub if k.startswith("k:") and k not in new[fk]}
-                kept = []
-                for x in val:
-                    ik = _item_key(x, keys) if isinstance(x, dict) else None
-                    if ik in gone:
-                        continue
-                    if ik in sub and ik in new[fk]:
-                        _remove_dropped(x, sub[ik], new[fk][ik], item)
-                    kept.append(x)
-                obj[name] = kept
-        elif isinstance(val, dict):
-            if typ is not None and schema.dict_value(typ) is not None:
-                for kk in sub:
-                    if kk.startswith("f:") and kk not in new[fk]:
-                        val.pop(kk[2:], None)
-            else:
-                _remove_dropped(val, sub, new[fk], typ if typ in schema.TYPES else None)
+        _to_set(x, _item_type(kind, extra), None, path + (pe,), out)
+        out.add(path + (pe,))
 
 
-# ---- field ownership (managedFields) ----
-# A field path is a tuple of fieldsV1 keys: ("f:spec", "f:ports", 'k:{"port":80,...}', "f:name").
-
-SKIP_META = {"f:name", "f:namespace", "f:uid", "f:resourceVersion", "f:creationTimestamp",
-             "f:generation", "f:managedFields", "f:deletionTimestamp",
-             "f:deletionGracePeriodSeconds", "f:selfLink"}
+def _empty(v: Any) -> bool:
+    return v is None or v is _MISSING or v == {} or v == []
 
 
-def leaves(obj: Any, model: str | None, top: bool = True) -> dict[tuple[str, ...], Any]:
-    """Every leaf field of an object (status left out) with its value."""
-    out: dict[tuple[str, ...], Any] = {}
-    if not isinstance(obj, dict):
-        return out
-    for k, v in obj.items():
-        fk = f"f:{k}"
-        if top and k in ("apiVersion", "kind", "status"):
-            continue
-        if model == "V1ObjectMeta" and fk in SKIP_META:
-            continue
-        typ = schema.field_type(model, k)
-        if isinstance(v, dict) and v:
-            sub = typ if typ in schema.TYPES else None
-            for p, x in leaves(v, sub, False).items():
-                out[(fk,) + p] = x
-            continue
-        if isinstance(v, list) and typ is not None:
-            item = schema.list_item(typ)
-            keys = _keys_for(item)
-            if keys and all(isinstance(x, dict) for x in v):
-                for x in v:
-                    ik = _item_key(x, keys)
-                    out[(fk, ik)] = None  # the item itself (".")
-                    for p, y in leaves(x, item, False).items():
-                        out[(fk, ik) + p] = y
-                continue
-        out[(fk,)] = v
+def compare(old: Any, new: Any, model: str | None) -> tuple[set[FieldPath], set[FieldPath],
+                                                             set[FieldPath]]:
+    """(added, modified, removed) paths from old to new (structured-merge-diff Compare): a map
+    or list that appears is itself added (a "." in fieldsV1), besides its contents."""
+    added: set[FieldPath] = set()
+    modified: set[FieldPath] = set()
+    removed: set[FieldPath] = set()
+    _compare(old, new, model, None, (), added, modified, removed)
+    return added, modified, removed
+
+
+def _compare(lv: Any, rv: Any, typ: str | None, rel: list[str] | None, path: FieldPath,
+             added: set[FieldPath], modified: set[FieldPath], removed: set[FieldPath]) -> None:
+    kind, extra = _node(typ, rel, rv if isinstance(rv, (dict, list)) else lv)
+    if kind == "leaf" or (_empty(lv) and _empty(rv)):
+        if lv is _MISSING:
+            added.add(path)
+        elif rv is _MISSING:
+            removed.add(path)
+        elif lv != rv:
+            modified.add(path)
+        return
+    if kind in ("struct", "map"):
+        lm = lv if isinstance(lv, dict) else {}
+        rm = rv if isinstance(rv, dict) else {}
+        for k in list(lm) + [k for k in rm if k not in lm]:
+            ctyp, crel = _child(kind, extra, k)
+            _compare(lm.get(k, _MISSING), rm.get(k, _MISSING), ctyp, crel, path + ("f:" + k,),
+                     added, modified, removed)
+    else:
+        li = _index(kind, extra, lv)
+        ri = _index(kind, extra, rv)
+        item = _item_type(kind, extra)
+        for pe in list(li) + [pe for pe in ri if pe not in li]:
+            _compare(li.get(pe, _MISSING), ri.get(pe, _MISSING), item, None, path + (pe,),
+                     added, modified, removed)
+    if lv is _MISSING:
+        added.add(path)
+    elif rv is _MISSING:
+        removed.add(path)
+
+
+def _index(kind: str, extra: Any, v: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for x in v if isinstance(v, list) else []:
+        out.setdefault(_pe(kind, extra, x), x)
     return out
 
 
-def to_fields(paths: set[tuple[str, ...]]) -> dict[str, Any]:
+def merge(live: Any, config: Any, model: str | None) -> Any:
+    """The applied configuration merged into the live object (structured-merge-diff Merge):
+    scalars and atomic fields are replaced, maps merge by key, map and set lists by item."""
+    return _merge(live, config, model, None)
+
+
+def _merge(lv: Any, rv: Any, typ: str | None, rel: list[str] | None) -> Any:
+    if rv is _MISSING:
+        return lv
+    if lv is _MISSING or lv is None or rv is None:
+        return copy.deepcopy(rv)
+    kind, extra = _node(typ, rel, rv)
+    if kind == "leaf":
+        return copy.deepcopy(rv)
+    if kind in ("struct", "map"):
+        if not isinstance(lv, dict) or not isinstance(rv, dict):
+            return copy.deepcopy(rv)
+        out = dict(lv)
+        for k, x in rv.items():
+            if x is None:
+                out.pop(k, None)
+                continue
+            ctyp, crel = _child(kind, extra, k)
+            out[k] = _merge(lv.get(k, _MISSING), x, ctyp, crel)
+        return out
+    if not isinstance(lv, list) or not isinstance(rv, list):
+        return copy.deepcopy(rv)
+    li, ri = _index(kind, extra, lv), _index(kind, extra, rv)
+    item = _item_type(kind, extra)
+    return [_merge(li.get(pe, _MISSING), ri.get(pe, _MISSING), item, None)
+            for pe in merge_order(list(li), list(ri))]
+
+
+def merge_order(left: list[str], right: list[str]) -> list[str]:
+    """The order of a merged list: the live items, with the applied ones placed as the applied
+    list orders them (an applied item the live list lacks goes before the next shared one)."""
+    rset, lset = set(right), set(left)
+    shared = [pe for pe in right if pe in lset]
+    nxt_i = 0
+
+    def advance() -> str | None:
+        nonlocal nxt_i
+        nxt_i += 1
+        return shared[nxt_i] if nxt_i < len(shared) else None
+
+    nxt = shared[0] if shared else None
+    out: list[str] = []
+    done: set[str] = set()
+    i = j = 0
+    while i < len(left) or j < len(right):
+        if i < len(left) and j < len(right):
+            if left[i] == right[j]:
+                out.append(left[i])
+                done.add(left[i])
+                i, j = i + 1, j + 1
+                nxt = advance()
+                continue
+            if left[i] in rset and nxt is not None and nxt != left[i]:
+                i += 1  # a shared item the applied list wants later
+                continue
+        if i < len(left):
+            if left[i] not in rset:
+                out.append(left[i])
+                i += 1
+                continue
+            if left[i] in done:
+                i += 1
+        if j < len(right):
+            pe = right[j]
+            done.add(pe)
+            out.append(pe)
+            j += 1
+            if nxt is not None and nxt == pe:
+                nxt = advance()
+    return out
+
+
+def _tree(paths: set[FieldPath]) -> dict[str, Any]:
     root: dict[str, Any] = {}
-    for p in sorted(paths):
-        cur = root
+    for p in paths:
+        node = root
         for part in p:
-            cur = cur.setdefault(part, {})
-            if part.startswith("k:"):
-                cur.setdefault(".", {})
+            node = node.setdefault(part, {})
+        node["."] = {}
     return root
 
 
-def from_fields(fields: dict[str, Any] | None, prefix: tuple[str, ...] = ()) -> set[
-        tuple[str, ...]]:
-    out: set[tuple[str, ...]] = set()
+def remove(obj: Any, paths: set[FieldPath], model: str | None) -> Any:
+    """The object without those fields (a list item or map path removes all under it)."""
+    if not paths:
+        return obj
+    out = _prune(obj, model, None, _tree(paths))
+    return {} if out is _MISSING else out
+
+
+def _prune(v: Any, typ: str | None, rel: list[str] | None, tree: dict[str, Any]) -> Any:
+    kind, extra = _node(typ, rel, v)
+    if kind in ("struct", "map") and isinstance(v, dict):
+        out = {}
+        for k, x in v.items():
+            sub = tree.get("f:" + k)
+            if sub is None:
+                out[k] = x
+            elif "." not in sub:
+                ctyp, crel = _child(kind, extra, k)
+                nx = _prune(x, ctyp, crel, sub)
+                if nx is not _MISSING:
+                    out[k] = nx
+        return out if out else _MISSING
+    if kind in ("list", "set") and isinstance(v, list):
+        items = []
+        for x in v:
+            sub = tree.get(_pe(kind, extra, x))
+            if sub is None:
+                items.append(x)
+            elif "." not in sub:
+                nx = _prune(x, _item_type(kind, extra), None, sub)
+                items.append({} if nx is _MISSING else nx)
+        return items if items else _MISSING
+    return v
+
+
+def with_named_parents(paths: set[FieldPath], model: str | None) -> set[FieldPath]:
+    """Every struct field on the way to an owned path counts as owned too (structured-merge-diff
+    EnsureNamedFieldsAreMembers), so pruning never drops a struct someone still uses."""
+    out = set(paths)
+    for p in paths:
+        typ: str | None = model
+        rel: list[str] | None = None
+        for i, el in enumerate(p[:-1]):
+            kind, extra = _node(typ, rel, {} if typ is None else None)
+            if kind == "struct":
+                name = el[2:]
+                if el.startswith("f:") and name in schema.TYPES[extra]:
+                    out.add(p[:i + 1])
+                typ, rel = _child(kind, extra, name)
+            elif kind == "map":
+                typ, rel = extra, None
+            elif kind in ("list", "set"):
+                typ, rel = _item_type(kind, extra), None
+            else:
+                break
+    return out
+
+
+def zero(model: str) -> dict[str, Any]:
+    """What a Go zero value of the model encodes: required fields (null) and non-pointer structs
+    (their own zero). A create's ownership is the comparison with it."""
+    out: dict[str, Any] = {}
+    for f, z in _ZERO.get(model, {}).items():
+        typ = schema.TYPES.get(model, {}).get(f)
+        out[f] = zero(typ) if z == {} and typ in schema.TYPES else None
+    return out
+
+
+def without(paths: set[FieldPath], prefixes: set[FieldPath]) -> set[FieldPath]:
+    """The paths outside those subtrees (the fields a subresource's strategy resets)."""
+    return {p for p in paths if not any(p[:len(q)] == q for q in prefixes)}
+
+
+# ---- managedFields ----
+
+def from_fields(fields: dict[str, Any] | None, prefix: FieldPath = ()) -> set[FieldPath]:
+    out: set[FieldPath] = set()
     for k, v in (fields or {}).items():
         if k == ".":
             out.add(prefix)
             continue
         p = prefix + (k,)
-        if not v or set(v) == {"."}:
+        if not v:
             out.add(p)
         else:
             out |= from_fields(v, p)
     return out
 
 
-def path_text(p: tuple[str, ...]) -> str:
-    """`.spec.replicas`, `.spec.ports[port=80,protocol="TCP"]` as conflict messages print them."""
+def to_fields(paths: set[FieldPath]) -> dict[str, Any]:
+    """fieldsV1: a member with children gets a "." entry; keys in the API server's order."""
+    def encode(node: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        kids = {k: v for k, v in node.items() if k != "\x00"}
+        if "\x00" in node and kids:
+            out["."] = {}
+        for k in sorted(kids):
+            out[k] = encode(kids[k])
+        return out
+
+    root: dict[str, Any] = {}
+    for p in paths:
+        node = root
+        for part in p:
+            node = node.setdefault(part, {})
+        node["\x00"] = True
+    return encode(root)
+
+
+def _value_text(v: Any) -> str:
+    return json.dumps(v, ensure_ascii=False) if isinstance(v, str) else _json(v)
+
+
+def path_text(p: FieldPath) -> str:
+    """`.spec.ports[port=80,protocol="TCP"].targetPort` as conflict messages print a path."""
     out = ""
     for part in p:
         if part.startswith("f:"):
             out += "." + part[2:]
         elif part.startswith("k:"):
             keys = json.loads(part[2:])
-            out += "[" + ",".join(f"{k}={json.dumps(v)}" for k, v in keys.items()) + "]"
+            out += "[" + ",".join(f"{k}={_value_text(v)}" for k, v in keys.items()) + "]"
+        elif part.startswith("v:"):
+            out += "[=" + _value_text(json.loads(part[2:])) + "]"
+        elif part.startswith("i:"):
+            out += "[" + part[2:] + "]"
+    return out
+
+
+def _pe_order(part: str) -> tuple[Any, ...]:
+    rank = {"f": 0, "k": 1, "v": 2, "i": 3}.get(part[:1], 4)
+    if rank in (1, 2):
+        val = json.loads(part[2:])
+        items = sorted(val.items()) if isinstance(val, dict) else [("", val)]
+        return (rank, [(k, isinstance(x, str), x if isinstance(x, (int, float, str)) else
+                        _json(x)) for k, x in items])
+    return (rank, part[2:])
+
+
+def ordered(paths: set[FieldPath]) -> list[FieldPath]:
+    """A set's paths in the order the API server iterates them: at each level the owned
+    members first, then the deeper paths, each sorted by path element."""
+    tree = _tree(paths)
+    out: list[FieldPath] = []
+
+    def walk(node: dict[str, Any], prefix: FieldPath) -> None:
+        kids = sorted((k for k in node if k != "."), key=_pe_order)
+        for k in kids:
+            if "." in node[k]:
+                out.append(prefix + (k,))
+        for k in kids:
+            if set(node[k]) - {"."}:
+                walk(node[k], prefix + (k,))
+
+    walk(tree, ())
+    return out
+
+
+class ApplyConflicts(Exception):
+    """Fields other managers own that an apply would change: (their entry, path) pairs."""
+
+    def __init__(self, conflicts: list[tuple[dict[str, Any], FieldPath]]) -> None:
+        super().__init__(f"{len(conflicts)} conflicts")
+        self.conflicts = conflicts
+
+
+def manager_id(e: dict[str, Any]) -> str:
+    """The API server's identifier of a managedFields entry (BuildManagerIdentifier): its
+    manager, operation, API version (Update only) and subresource, as JSON in field order."""
+    ident: dict[str, Any] = {"manager": e.get("manager", ""), "operation": e.get("operation", "")}
+    if e.get("operation") != "Apply" and e.get("apiVersion"):
+        ident["apiVersion"] = e["apiVersion"]
+    if e.get("subresource"):
+        ident["subresource"] = e["subresource"]
+    return json.dumps(ident, separators=(",", ":"))
+
+
+def _decode(entries: list[dict[str, Any]]) -> dict[str, tuple[dict[str, Any], set[FieldPath]]]:
+    out: dict[str, tuple[dict[str, Any], set[FieldPath]]] = {}
+    for e in entries or []:
+        out[manager_id(e)] = (dict(e), from_fields(e.get("fieldsV1")))
+    return out
+
+
+def _encode(managed: dict[str, tuple[dict[str, Any], set[FieldPath]]]) -> list[dict[str, Any]]:
+    return managed_entries(list(managed.values()))
+
+
+def managed_entries(sets: list[tuple[dict[str, Any], set[FieldPath]]]) -> list[dict[str, Any]]:
+    """managedFields entries for those sets (empty ones left out), in the API server's order:
+    Apply before Update, then by time (whole seconds), manager, API version, subresource."""
+    out = []
+    for e, s in sets:
+        if not s:
+            continue
+        e = dict(e)
+        e["fieldsType"] = "FieldsV1"
+        e["fieldsV1"] = to_fields(s)
+        out.append(e)
+    out.sort(key=lambda e: (e.get("operation", ""), (e.get("time") or "")[:19],
+                            e.get("manager", ""), e.get("apiVersion", ""),
+                            e.get("subresource", "")))
+    return [{k: e[k] for k in ("manager", "operation", "apiVersion", "time", "fieldsType",
+                               "fieldsV1", "subresource") if k in e} for e in out]
+
+
+def managed_update(entries: list[dict[str, Any]], old: dict[str, Any] | None,
+                   new: dict[str, Any], model: str, manager: str, api_version: str, now: str,
+                   subresource: str = "", reset: set[FieldPath] | frozenset[FieldPath] =
+                   frozenset()) -> list[dict[str, Any]]:
+    """managedFields after an Update operation (create, update, non-apply patch): the manager
+    takes every field it added or changed, from everyone; removed fields leave every set.
+    ``old`` None is a create, compared with the kind's zero value."""
+    managed = _decode(entries)
+    added, modified, removed = compare(zero(model) if old is None else old, new, model)
+    taken = without(added | modified, set(reset))
+    removed = without(removed, set(reset))
+    for key, (e, s) in managed.items():
+        managed[key] = (e, s - taken - removed)
+    mine = taken - STRIPPED
+    if mine:
+        entry = {"manager": manager, "operation": "Update", "apiVersion": api_version}
+        if subresource:
+            entry["subresource"] = subresource
+        key = manager_id(entry)
+        prev = managed.get(key, (entry, set()))[1]
+        managed[key] = (dict(entry, time=now), prev | mine)
+    return _encode(managed)
+
+
+def server_side_apply(live: dict[str, Any], config: dict[str, Any], model: str, manager: str,
+                      api_version: str, now: str, force: bool = False, subresource: str = "",
+                      reset: set[FieldPath] | frozenset[FieldPath] = frozenset()) -> tuple[
+                          dict[str, Any], list[dict[str, Any]]]:
+    """Apply a configuration to a live object (structured-merge-diff Updater.Apply): merge it,
+    remove what this manager applied last time and nobody owns any more, then check that no
+    field another manager owns changes (ApplyConflicts) unless forced, which takes them.
+    Returns the new object (before defaulting) and its managedFields."""
+    managed = _decode(live.get("metadata", {}).get("managedFields") or [])
+    entry: dict[str, Any] = {"manager": manager, "operation": "Apply", "apiVersion": api_version}
+    if subresource:
+        entry["subresource"] = subresource
+    key = manager_id(entry)
+    old_entry, last = managed.get(key, ({}, set()))
+    applied = without(field_set(config, model), set(reset))
+    if "time" in old_entry:
+        entry["time"] = old_entry["time"]
+    managed[key] = (entry, applied)
+    merged = merge(live, config, model)
+    if last:
+        owned: set[FieldPath] = set()
+        for _, s in managed.values():
+            owned |= s
+        gone = with_named_parents(last, model) - with_named_parents(owned, model)
+        merged = remove(merged, without(gone, set(reset)), model)
+    added, modified, removed = compare(live, merged, model)
+    changed = without(added | modified, set(reset))
+    removed = without(removed, set(reset))
+    conflicts: list[tuple[dict[str, Any], FieldPath]] = []
+    for k in sorted(managed):
+        if k == key:
+            continue
+        e, s = managed[k]
+        conflicts += [(e, p) for p in ordered(s & changed)]
+    if conflicts and not force:
+        raise ApplyConflicts(conflicts)
+    for k, (e, s) in managed.items():
+        if k != key:
+            managed[k] = (e, s - changed - removed)
+    if merged != live:
+        managed[key] = (dict(entry, time=now), applied)
+    return merged, _encode(managed)
+
+
+def conflict_message(conflicts: list[tuple[dict[str, Any], FieldPath]]) -> str:
+    """The 409's message: one conflict inline, more grouped by manager (sorted by identifier)."""
+    if len(conflicts) == 1:
+        e, p = conflicts[0]
+        return f"Apply failed with 1 conflict: conflict with {manager_text(e)}: {path_text(p)}"
+    by: dict[str, list[FieldPath]] = {}
+    who: dict[str, dict[str, Any]] = {}
+    for e, p in conflicts:
+        by.setdefault(manager_id(e), []).append(p)
+        who[manager_id(e)] = e
+    lines = []
+    for k in sorted(by):
+        lines.append(f"conflicts with {manager_text(who[k])}:")
+        lines += [f"- {path_text(p)}" for p in by[k]]
+    return f"Apply failed with {len(conflicts)} conflicts: " + "\n".join(lines)
+
+
+def manager_text(e: dict[str, Any]) -> str:
+    """`"kubectl" with subresource "scale" using apps/v1` as conflicts name a manager."""
+    out = json.dumps(e.get("manager", ""))
+    if e.get("subresource"):
+        out += f' with subresource {json.dumps(e["subresource"])}'
+    if e.get("operation") == "Update":
+        out += f" using {e.get('apiVersion', '')}"
     return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import json
 import random
 import uuid
 from typing import Any
@@ -97,99 +98,78 @@ class Registry:
                                                  "message": f"namespace {ns} is being terminated",
                                                  "field": "metadata.namespace"}]})
 
-    def _managed(self, obj: dict[str, Any], manager: str | None, operation: str,
-                 fields: dict[str, Any] | None = None, subresource: str = "",
-                 old: dict[str, Any] | None = None, res: Resource | None = None) -> None:
-        """Record who owns which fields. An Update takes the fields it changed from everyone
-        else; an Apply owns the fields of its configuration (conflicts were checked before)."""
+    def _managed(self, res: Resource, obj: dict[str, Any], old: dict[str, Any] | None,
+                 manager: str | None, subresource: str = "",
+                 view: dict[str, Any] | None = None) -> None:
+        """Record an Update operation in managedFields (structured-merge-diff semantics): the
+        manager takes every field it added or changed from everyone else. ``old`` None is a
+        create. ``view`` is the object as the field manager sees it (defaulted, before admission
+        and allocation), when it differs from ``obj``. Writes without a manager come from
+        kubesim's own components and are recorded under the names the real components use."""
+        manager = manager or component_manager(res, subresource, old is None)
         if not manager:
             return
         md = obj["metadata"]
-        entries = [dict(e) for e in md.get("managedFields") or []]
-        if operation == "Update" and res is not None and subresource != "status":
-            now_leaves = patching.leaves(obj, res.model)
-            old_leaves = patching.leaves(old, res.model) if old is not None else {}
-            changed = {p for p, v in now_leaves.items()
-                       if p not in old_leaves or old_leaves[p] != v}
-            for e in entries:
-                if e.get("manager") != manager or e.get("operation") != "Update" or \
-                        e.get("subresource", "") != subresource:
-                    left = patching.from_fields(e.get("fieldsV1")) - changed
-                    e["fieldsV1"] = patching.to_fields(left)
-            mine = next((e for e in entries if e.get("manager") == manager and
-                         e.get("operation") == "Update" and
-                         e.get("subresource", "") == subresource), None)
-            owned = patching.from_fields(mine.get("fieldsV1")) if mine else set()
-            fields = patching.to_fields((owned | changed) & set(now_leaves))
-        entries = [e for e in entries
-                   if not (e.get("manager") == manager and e.get("operation") == operation
-                           and e.get("subresource", "") == subresource)
-                   and (e.get("fieldsV1") or e.get("operation") != "Update" or
-                        e.get("subresource"))]
-        entry: dict[str, Any] = {"manager": manager, "operation": operation,
-                                 "apiVersion": obj.get("apiVersion"), "time": now(),
-                                 "fieldsType": "FieldsV1"}
-        if fields is not None:
-            entry["fieldsV1"] = fields
-        if subresource:
-            entry["subresource"] = subresource
-        if fields or operation == "Apply" or subresource:
-            entries.append(entry)
-        md["managedFields"] = entries
+        # the request may set managedFields itself (kubectl's upgrade from client-side apply
+        # does); [] or [{}] resets them; a status write keeps the live ones
+        entries = md.get("managedFields")
+        if subresource and old is not None:
+            entries = old["metadata"].get("managedFields")
+        elif entries is None and old is not None:
+            entries = old["metadata"].get("managedFields")
+        if entries == [{}]:
+            entries = []
+        md["managedFields"] = patching.managed_update(
+            entries or [], old, obj if view is None else view, res.model, manager,
+            res.api_version, now(), subresource, reset_fields(res, subresource))
+        if not md["managedFields"]:
+            del md["managedFields"]
 
-    def apply_conflicts(self, res: Resource, live: dict[str, Any], config: dict[str, Any],
-                        manager: str, force: bool) -> None:
-        """Server-side apply: a field another manager owns, set here to a different value, is
-        a conflict (409) unless forced; forcing takes the field from them."""
-        cfg = patching.leaves(config, res.model)
-        cur = patching.leaves(live, res.model)
-        conflicts: list[tuple[str, str, tuple[str, ...]]] = []
-        entries = live["metadata"].get("managedFields") or []
-        for e in entries:
-            if (e.get("manager") == manager and e.get("operation") == "Apply") or \
-                    e.get("subresource") == "status":
-                continue
-            who = f'"{e["manager"]}"'
-            if e.get("subresource"):
-                who += f' with subresource "{e["subresource"]}"'
-            if e.get("operation") == "Update":
-                who += f' using {e.get("apiVersion", "")}'
-            owned = patching.from_fields(e.get("fieldsV1"))
-            for p in sorted(owned & set(cfg)):
-                if p in cur and cur[p] != cfg[p]:
-                    conflicts.append((who, "", p))
-        if not conflicts:
-            return
-        if force:
-            taken = {p for _, _, p in conflicts}
-            new_entries = []
-            for e in entries:
-                e = dict(e)
-                if not (e.get("manager") == manager and e.get("operation") == "Apply") and \
-                        e.get("subresource") != "status":
-                    e["fieldsV1"] = patching.to_fields(
-                        patching.from_fields(e.get("fieldsV1")) - taken)
-                new_entries.append(e)
-            live["metadata"]["managedFields"] = new_entries
-            return
-        n = len(conflicts)
-        if n == 1:
-            who, av, p = conflicts[0]
-            msg = f"Apply failed with 1 conflict: conflict with {who}: {patching.path_text(p)}"
-        else:
-            by: dict[tuple[str, str], list[str]] = {}
-            for who, av, p in conflicts:
-                by.setdefault((who, av), []).append(patching.path_text(p))
-            parts = []
-            for (who, _av), paths in by.items():
-                parts.append(f"conflicts with {who}:\n" +
-                             "\n".join(f"- {t}" for t in paths))
-            msg = f"Apply failed with {n} conflicts: " + "\n".join(parts)
-        raise errors.APIError(409, "Conflict", msg, {
-            "name": live["metadata"]["name"], "group": res.group, "kind": res.plural,
-            "causes": [{"reason": "FieldManagerConflict",
-                        "message": f"conflict with {who}",
-                        "field": patching.path_text(p)} for who, av, p in conflicts]})
+    def _apply(self, res: Resource, name: str, live: dict[str, Any], config: dict[str, Any],
+               manager: str, force: bool, subresource: str, reset: frozenset[tuple[str, ...]],
+               ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Server-side apply, with what the API server adds for kubectl's own field manager on
+        an object that client-side apply made (it carries the last-applied annotation):
+        conflicts over fields the annotation lists are forced (the upgrade from client-side
+        apply), and the annotation is rewritten to the applied configuration."""
+        last = (live["metadata"].get("annotations") or {}).get(LAST_APPLIED)
+        try:
+            merged, applied = patching.server_side_apply(
+                live, config, res.model, manager, res.api_version, now(), force, subresource,
+                reset)
+        except patching.ApplyConflicts as e:
+            if manager != "kubectl" or not last:
+                raise self.conflict_error(res, name, e) from e
+            try:
+                allowed = patching.field_set(json.loads(last), res.model)
+            except ValueError:
+                raise self.conflict_error(res, name, e) from e
+            rest = [(m, p) for m, p in e.conflicts if p not in allowed]
+            if rest:
+                raise self.conflict_error(res, name, patching.ApplyConflicts(rest)) from e
+            merged, applied = patching.server_side_apply(
+                live, config, res.model, manager, res.api_version, now(), True, subresource,
+                reset)
+        if manager == "kubectl" and last:
+            cfg = copy.deepcopy(config)
+            anns = (cfg.get("metadata") or {}).get("annotations")
+            if isinstance(anns, dict):
+                anns.pop(LAST_APPLIED, None)
+            text = json.dumps(cfg, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            merged["metadata"] = dict(merged["metadata"])
+            merged["metadata"]["annotations"] = dict(merged["metadata"].get("annotations") or {},
+                                                     **{LAST_APPLIED: text + "\n"})
+        return merged, applied
+
+    def conflict_error(self, res: Resource, name: str, err: patching.ApplyConflicts,
+                       ) -> errors.APIError:
+        """Server-side apply's 409: every conflicting field with the manager that owns it."""
+        causes = [{"reason": "FieldManagerConflict",
+                   "message": f"conflict with {patching.manager_text(e)}",
+                   "field": patching.path_text(p)} for e, p in err.conflicts]
+        return errors.APIError(409, "Conflict", patching.conflict_message(err.conflicts), {
+            "name": name, "group": res.group, "kind": res.plural, "causes": causes})
 
     # ---- per-kind defaulting and validation ----
     def _default(self, res: Resource, obj: dict[str, Any]) -> None:
@@ -198,6 +178,7 @@ class Registry:
             services.default(obj)
         elif p == "pods":
             default_pod_spec(obj.setdefault("spec", {}))
+            obj["spec"].setdefault("enableServiceLinks", True)  # pods only, not templates
             st = obj.setdefault("status", {})
             st.setdefault("phase", "Pending")
             st.setdefault("qosClass", "BestEffort")
@@ -276,7 +257,7 @@ class Registry:
     # ---- verbs ----
     def create(self, res: Resource, ns: str | None, body: Any, *, manager: str | None = None,
                dry_run: bool = False, validation_mode: str = "Strict",
-               apply_fields: dict[str, Any] | None = None) -> dict[str, Any]:
+               applied: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         obj = copy.deepcopy(self._check_kind(res, body))
         warnings = self.strict_check(res, obj, validation_mode)
         obj["apiVersion"], obj["kind"] = res.api_version, res.kind
@@ -304,6 +285,9 @@ class Registry:
         if res.plural in GENERATION:
             md["generation"] = 1
         self._default(res, obj)
+        # the field manager sees the object decoded and defaulted, before admission & allocation
+        view = copy.deepcopy(obj) if applied is None and res.plural in ("pods", "services") \
+            else None
         if res.plural == "pods":
             admit_pod(obj)
         errs = self._validate(res, obj, None)
@@ -313,10 +297,10 @@ class Registry:
             raise errors.already_exists(res.group, res.plural, md["name"])
         if res.plural == "services":
             self.alloc.allocate(obj, None)
-        if apply_fields is not None:
-            self._managed(obj, manager, "Apply", apply_fields)
+        if applied is not None:
+            md["managedFields"] = applied
         else:
-            self._managed(obj, manager, "Update", None, "", None, res)
+            self._managed(res, obj, None, manager, view=view)
         if dry_run:
             obj["metadata"]["resourceVersion"] = ""
             return obj
@@ -327,11 +311,11 @@ class Registry:
 
     def update(self, res: Resource, ns: str | None, name: str, body: Any, *,
                subresource: str = "", manager: str | None = None, dry_run: bool = False,
-               validation_mode: str = "Strict", apply_fields: dict[str, Any] | None = None,
+               validation_mode: str = "Strict", applied: list[dict[str, Any]] | None = None,
                check_rv: bool = True) -> dict[str, Any]:
         if subresource == "status":
             return self._update_status(res, ns, name, self._check_kind(res, body), manager,
-                                       check_rv, dry_run)
+                                       check_rv, dry_run, applied)
         new = copy.deepcopy(self._check_kind(res, body))
         if not subresource:
             self.strict_check(res, new, validation_mode)
@@ -377,12 +361,16 @@ class Registry:
         errs = self._validate(res, new, old)
         if errs:
             raise errors.invalid_error(res.kind, res.group, name, errs)
+        view = None
         if res.plural == "services" and not subresource:
+            view = copy.deepcopy(new)
             self.alloc.allocate(new, old)
-        if apply_fields is not None:
-            self._managed(new, manager, "Apply", apply_fields, subresource)
-        elif manager:
-            self._managed(new, manager, "Update", None, subresource, old, res)
+        if applied is not None:
+            new["metadata"]["managedFields"] = applied
+            if not applied:
+                del new["metadata"]["managedFields"]
+        else:
+            self._managed(res, new, old, manager, subresource, view)
         if dry_run:
             return new
         # finalizers all removed on an object being deleted: it goes now
@@ -394,8 +382,10 @@ class Registry:
         return self.store.update(res, new)
 
     def _update_status(self, res: Resource, ns: str | None, name: str, body: dict[str, Any],
-                       manager: str | None, check_rv: bool, dry_run: bool) -> dict[str, Any]:
-        """The status subresource: only .status changes (and no spec validation runs)."""
+                       manager: str | None, check_rv: bool, dry_run: bool,
+                       applied: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The status subresource: .status changes, and labels and annotations (except where
+        the kind's status strategy resets them); no spec validation runs."""
         old = self.store.get(res, ns, name)
         rv = (body.get("metadata") or {}).get("resourceVersion") if check_rv else None
         if rv and rv != old["metadata"]["resourceVersion"]:
@@ -403,12 +393,21 @@ class Registry:
                                   "the object has been modified; please apply your changes to the "
                                   "latest version and try again")
         status = copy.deepcopy(body.get("status") or {})
-        if status == old.get("status"):
-            return old
         new = dict(old, status=status)
         new["metadata"] = dict(old["metadata"])
-        if manager and manager != "unknown":
-            self._managed(new, manager, "Update", None, "status")
+        bmd = body.get("metadata") or {}
+        fresh = bmd.get("resourceVersion") == old["metadata"]["resourceVersion"]
+        for k in ("labels", "annotations"):
+            if fresh and k in bmd and (k, res.group) != ("labels", "apps"):
+                new["metadata"][k] = copy.deepcopy(bmd[k])
+                if not bmd[k]:
+                    del new["metadata"][k]
+        if new == old:
+            return old
+        if applied is not None:
+            new["metadata"]["managedFields"] = applied
+        elif manager != "unknown":
+            self._managed(res, new, old, manager, "status")
         if dry_run:
             return new
         return self.store.update(res, new)
@@ -434,26 +433,24 @@ class Registry:
                 raise errors.bad_request(
                     f"the name of the object ({pmd['name']}) does not match the name on the URL "
                     f"({name})")
-            fields = patching.field_set(patch, res.model)
+            reset = reset_fields(res, subresource)
             if cur is None:
                 body = copy.deepcopy(patch)
                 body.setdefault("metadata", {})["name"] = name
+                body["metadata"].pop("managedFields", None)
+                fields = patching.without(patching.field_set(patch, res.model), set(reset))
+                entry = {"manager": manager, "operation": "Apply", "apiVersion": res.api_version,
+                         "time": now()}
+                applied = patching.managed_entries([(entry, fields)])
                 return self.create(res, ns, body, manager=manager, dry_run=dry_run,
-                                   validation_mode=validation_mode, apply_fields=fields), True
-            prev = None
-            for e in cur["metadata"].get("managedFields") or []:
-                if e.get("manager") == manager and e.get("operation") == "Apply" and \
-                        e.get("subresource", "") == subresource:
-                    prev = e.get("fieldsV1")
+                                   validation_mode=validation_mode, applied=applied), True
             self.strict_check(res, patch, validation_mode)
-            live = copy.deepcopy(cur)
-            self.apply_conflicts(res, live, patch, manager, force)
-            merged = patching.apply(live, patch, res.model, prev)
-            merged["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"]
-            if subresource != "status" and res.plural in STATUS_SUBRESOURCE and "status" in patch:
-                pass
+            merged, applied = self._apply(res, name, cur, patch, manager, force, subresource,
+                                          reset)
+            merged.setdefault("metadata", {})["resourceVersion"] = \
+                cur["metadata"]["resourceVersion"]
             return self.update(res, ns, name, merged, subresource=subresource, manager=manager,
-                               dry_run=dry_run, validation_mode="Ignore", apply_fields=fields,
+                               dry_run=dry_run, validation_mode="Ignore", applied=applied,
                                check_rv=bool(pmd.get("resourceVersion"))), False
         if cur is None:
             raise errors.not_found(res.group, res.plural, name)
@@ -543,6 +540,31 @@ class Registry:
                     self.store.update(res, new)
 
 
+# Writes without a field manager come from kubesim's own components; the real ones record them
+# under these names (a kind cluster: the kubelet writes pod and node status; binding a pod to a
+# node records nothing; the controllers run in kube-controller-manager).
+def component_manager(res: Resource, subresource: str, create: bool) -> str | None:
+    if res.plural == "nodes" or (res.plural, subresource) == ("pods", "status"):
+        return "kubelet"
+    if res.plural == "pods" and not create and not subresource:
+        return None  # the scheduler's binding, the kubelet's graceful deletion
+    return "kube-controller-manager"
+
+
+def reset_fields(res: Resource, subresource: str) -> frozenset[tuple[str, ...]]:
+    """What the kind's strategy resets, so no manager owns it there: status on the main
+    resource of kinds with a status subresource; spec (and more for some kinds) on status."""
+    if subresource == "status":
+        extra = {"pods": {("f:metadata", "f:deletionTimestamp"),
+                          ("f:metadata", "f:ownerReferences")}}.get(res.plural, set())
+        if res.group == "apps":
+            extra = {("f:metadata", "f:labels")}
+        return frozenset({("f:spec",)} | extra)
+    if res.plural in STATUS_SUBRESOURCE and subresource != "scale":
+        return frozenset({("f:status",)})
+    return frozenset()
+
+
 def _pod_update_errs(new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
     a, b = copy.deepcopy(new.get("spec") or {}), copy.deepcopy(old.get("spec") or {})
     for s in (a, b):
@@ -601,7 +623,6 @@ def default_pod_spec(spec: dict[str, Any]) -> None:
     spec.setdefault("dnsPolicy", "ClusterFirst")
     spec.setdefault("securityContext", {})
     spec.setdefault("schedulerName", "default-scheduler")
-    spec.setdefault("enableServiceLinks", True)
     for c in (spec.get("containers") or []) + (spec.get("initContainers") or []):
         if not isinstance(c, dict):
             continue

@@ -20,6 +20,10 @@ Case keys:
                              the resourceVersion itself) or name + patch
   repeat                   create `repeat` copies of the request's Service (names <name>-<i>) and
                            report the allocation bands seen (for allocation-order rules)
+  steps                    a sequence of requests, each like `request` plus `manager`
+                           (fieldManager), `force`, and verb `apply` (server-side apply of
+                           `manifest`); the result lists each step's normalised answer and
+                           the object's managedFields (times left out)
   workload                 {kind: StatefulSet|DaemonSet, name: NAME, stages: [...]}: after the
                            request, each stage in turn: {wait: {pods: N}} (until N pods, no
                            more, all Running and Ready, and the status agrees; records a
@@ -127,7 +131,7 @@ class Cluster:
             return r.status, {"raw": r.data.decode(errors="replace")}
 
 
-PLURAL = {"Service": "services", "Pod": "pods", "Endpoints": "endpoints",
+PLURAL = {"Service": "services", "Pod": "pods", "ConfigMap": "configmaps", "Endpoints": "endpoints",
           "Deployment": "deployments", "EndpointSlice": "endpointslices"}
 
 
@@ -355,6 +359,8 @@ def _run_in(cluster: Cluster, case: Case, ns: str, timeout: float) -> dict:
     result: dict[str, Any] = {}
     if data.get("repeat"):
         result = _run_repeat(cluster, req["manifest"], int(data["repeat"]), ns)
+    elif data.get("steps"):
+        result = {"steps": [_run_step(cluster, step, ns, created) for step in data["steps"]]}
     elif req:
         result = _run_request(cluster, req, ns, created)
     if data.get("workload"):
@@ -568,6 +574,68 @@ def _workload(cluster: Cluster, spec: dict, ns: str, timeout: float) -> list:
             code, _ = cluster.request("PATCH", path, patch,
                                       "application/strategic-merge-patch+json")
             out.append({"image": stage["image"], "code": code})
+    return out
+
+
+CONTROLLERS = {"kube-controller-manager", "kubelet", "kwok", "kube-scheduler"}
+
+
+def normalise_managed_fields(obj: dict) -> list[dict]:
+    """managedFields without their times, in the server's order; the controllers' entries
+    (status written while a rollout progresses) are left out, their timing differs."""
+    return [{k: v for k, v in e.items() if k != "time"}
+            for e in obj.get("metadata", {}).get("managedFields") or []
+            if e.get("manager") not in CONTROLLERS]
+
+
+def _run_step(cluster: Cluster, step: dict, ns: str, created: dict[str, dict]) -> dict:
+    """One request of a sequence; `manager` and `force` become query parameters."""
+    verb = step["verb"]
+    manifest = step.get("manifest")
+    kind = (manifest or {}).get("kind", step.get("kind", "Service"))
+    name = (manifest or {}).get("metadata", {}).get("name") or step.get("name")
+    path = f"{collection(kind, ns)}/{name}"
+    query = []
+    if step.get("manager"):
+        query.append(f"fieldManager={step['manager']}")
+    if step.get("force"):
+        query.append("force=true")
+    qs = "?" + "&".join(query) if query else ""
+    code, before = cluster.request("GET", path)
+    before = before if code == 200 else None
+    if verb == "apply":
+        code, body = cluster.request("PATCH", path + qs, manifest, "application/apply-patch+yaml")
+    elif verb == "create":
+        code, body = cluster.request("POST", collection(kind, ns) + qs, manifest)
+    elif verb == "update":
+        manifest = copy.deepcopy(manifest)
+        manifest["metadata"]["resourceVersion"] = (before or {}).get(
+            "metadata", {}).get("resourceVersion")
+        code, body = cluster.request("PUT", path + qs, manifest)
+    elif verb in ("merge-patch", "strategic-patch", "json-patch"):
+        ctype = {"merge-patch": "application/merge-patch+json",
+                 "strategic-patch": "application/strategic-merge-patch+json",
+                 "json-patch": "application/json-patch+json"}[verb]
+        code, body = cluster.request("PATCH", path + qs, step["patch"], ctype)
+    elif verb == "get":
+        code, body = cluster.request("GET", path)
+    else:
+        raise CaseError(f"unknown step verb {verb}")
+    out = normalise_status(code, body, ns)
+    if out.get("reason") == "Conflict" and out.get("causes"):
+        # the API server lists an apply's conflicts in map order: sort them by manager
+        out["causes"] = sorted(out["causes"], key=lambda c: c["message"])
+    if 200 <= code < 300 and body.get("kind") == kind:
+        if kind == "Service":
+            out["object"] = normalise_service(body, manifest if verb != "get" else None, before)
+        else:
+            obj = copy.deepcopy(body)
+            meta = obj.get("metadata", {})
+            obj["metadata"] = {k: meta[k] for k in ("name", "labels", "annotations", "finalizers")
+                               if meta.get(k)}
+            obj.pop("status", None)
+            out["object"] = obj
+        out["managedFields"] = normalise_managed_fields(body)
     return out
 
 
