@@ -229,13 +229,34 @@ class Workloads:
                        f"Successfully assigned {key[0]}/{key[1]} to {node_name}",
                        "default-scheduler")
 
+    def _adopt(self, owner: Obj, p: Obj, res: Any = PODS) -> Obj:
+        """An orphan whose labels match the selector (e.g. left by ``--cascade=orphan``) becomes
+        the owner's again, as the controllers' ControllerRefManager adopts it."""
+        md = p["metadata"]
+        if md.get("deletionTimestamp") or any(r.get("controller")
+                                               for r in md.get("ownerReferences") or []):
+            return p
+        if not match_label_selector((owner.get("spec") or {}).get("selector"),
+                                    md.get("labels")):
+            return p
+        new = copy.deepcopy(p)
+        new["metadata"]["ownerReferences"] = list(md.get("ownerReferences") or []) + [
+            owner_ref(owner)]
+        return self.reg.update(res, md.get("namespace"), md["name"], new, check_rv=False,
+                               validation_mode="Ignore")
+
     # ---- ControllerRevisions ----
     def _revisions(self, owner: Obj, template: Obj, hash_label: str) -> tuple[Obj, list[Obj]]:
         """The owner's revisions, creating (or re-numbering) the one for its current template.
         Returns (update revision, all revisions sorted by number)."""
         ns, name = _key(owner)
-        revs = sorted((r for r in self.store.in_namespace(CR, ns) if controlled_by(r, owner)),
-                      key=lambda r: r.get("revision", 0))
+        revs = []
+        for r in self.store.in_namespace(CR, ns):
+            if not controlled_by(r, owner):
+                r = self._adopt(owner, r, CR)
+            if controlled_by(r, owner):
+                revs.append(r)
+        revs.sort(key=lambda r: r.get("revision", 0))
         data = controller_revision_data(template)
         top = max([r.get("revision", 0) for r in revs] + [0])
         match = next((r for r in revs if r.get("data") == data), None)
@@ -258,7 +279,17 @@ class Workloads:
                    "data": data, "revision": top + 1}
         if owner["metadata"].get("annotations"):
             cr["metadata"]["annotations"] = dict(owner["metadata"]["annotations"])
-        created = self.reg.create(CR, ns, cr, validation_mode="Ignore")
+        try:
+            created = self.reg.create(CR, ns, cr, validation_mode="Ignore")
+        except errors.APIError as e:
+            if e.code != 409:
+                raise
+            # the name is taken by someone else's revision: count a collision, hash again
+            st = dict(owner.get("status") or {}, collisionCount=collisions + 1)
+            res = STS if owner["kind"] == "StatefulSet" else DS
+            self.reg.update(res, ns, name, dict(owner, status=st), subresource="status",
+                            check_rv=False)
+            raise errors.APIError(409, "Conflict", f"revision name {name}-{h} is taken") from e
         revs.append(created)
         self._prune_history(owner, revs)
         return created, revs
@@ -294,6 +325,8 @@ class Workloads:
         sel = spec.get("selector")
         pods = {}
         for p in self.store.in_namespace(PODS, ns):
+            if not controlled_by(p, sts) and ordinal(name, p) is not None:
+                p = self._adopt(sts, p)
             if controlled_by(p, sts) and match_label_selector(sel, p["metadata"].get("labels")):
                 i = ordinal(name, p)
                 if i is not None:
@@ -386,12 +419,15 @@ class Workloads:
         try:
             self.reg.create(PODS, ns, pod, validation_mode="Ignore")
         except errors.APIError as e:
-            if e.code == 409:  # the previous pod of this name is still going away
-                self.ctl.later(0.1, "statefulset", (ns, name))
-                return
+            other = self.store.find(PODS, ns, pod_name) if e.code == 409 else None
+            if other is not None and other["metadata"].get("deletionTimestamp"):
+                return  # the previous pod of this name is going away; its deletion requeues
             self.ctl.event(sts, "Warning", "FailedCreate",
                            f"create Pod {pod_name} in StatefulSet {name} failed error: "
                            f"{e.message}", "statefulset-controller")
+            if e.code == 409:  # someone else's pod has the name: look again later
+                self.ctl.later(5.0, "statefulset", (ns, name))
+                return
             raise
         self.ctl.event(sts, "Normal", "SuccessfulCreate",
                        f"Create Pod {pod_name} in StatefulSet {name} successful",
@@ -463,6 +499,8 @@ class Workloads:
         sel = spec.get("selector")
         by_node: dict[str, list[Obj]] = {}
         for p in self.store.in_namespace(PODS, ns):
+            if not controlled_by(p, ds):
+                p = self._adopt(ds, p)
             if controlled_by(p, ds) and match_label_selector(sel, p["metadata"].get("labels")):
                 node = p["spec"].get("nodeName") or pinned_node(p) or ""
                 by_node.setdefault(node, []).append(p)

@@ -462,3 +462,27 @@ def test_kubectl_create_ingress_get_and_describe(sim: Sim, api: Any, ns: str) ->
     assert "Ingress Class:    nginx" in out
     assert re.search(r"foo.example.com\s*\n\s+/\s+nginx:80 \(10\.244\.\d+\.\d+:80\)", out), out
     assert ing.status.load_balancer.ingress is None
+
+
+def test_orphans_are_adopted_again(sim: Sim, api: Any, ns: str) -> None:
+    """--cascade=orphan leaves the pods and revisions; the same objects applied again adopt them
+    (as on the real control plane: same pod UIDs, one revision still numbered 1)."""
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    apply(sim, ns, statefulset(replicas=2), daemonset())
+    wait_until("4 ready", lambda: len([p for p in core.list_namespaced_pod(ns).items
+                                       if is_ready(p)]) == 4)
+    before = {p.metadata.name: p.metadata.uid for p in core.list_namespaced_pod(ns).items}
+    sim.kubectl("-n", ns, "delete", "sts", "web", "--cascade=orphan")
+    sim.kubectl("-n", ns, "delete", "ds", "agent", "--cascade=orphan")
+    assert all(not p.metadata.owner_references for p in core.list_namespaced_pod(ns).items)
+    apply(sim, ns, statefulset(replicas=2), daemonset())
+    wait_until("adopted", lambda: all(p.metadata.owner_references
+                                      for p in core.list_namespaced_pod(ns).items))
+    wait_until("statuses", lambda: apps.read_namespaced_stateful_set(
+        "web", ns).status.ready_replicas == 2 and apps.read_namespaced_daemon_set(
+        "agent", ns).status.number_ready == 2)
+    after = {p.metadata.name: p.metadata.uid for p in core.list_namespaced_pod(ns).items}
+    assert after == before
+    revs = apps.list_namespaced_controller_revision(ns).items
+    assert sorted((r.metadata.owner_references[0].kind, r.revision) for r in revs) == [
+        ("DaemonSet", 1), ("StatefulSet", 1)]
