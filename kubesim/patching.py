@@ -1,13 +1,13 @@
 """Patch flavours the API accepts: JSON patch, merge patch, strategic merge patch, server-side apply.
 
-Strategic merge and apply are type-directed: ``types.json`` says which lists merge by which key.
+Strategic merge and apply are type-directed: ``types.json`` gives the fields' types, ``ssa.json``
+(from a real API server's OpenAPI) which lists merge by which keys, which are sets or atomic.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 from . import errors, schema
@@ -151,9 +151,12 @@ def strategic_merge(target: Any, patch: Any, model: str | None) -> Any:
         typ = schema.field_type(model, k)
         if typ is not None and isinstance(v, list):
             item = schema.list_item(typ)
-            key = schema.MERGE_KEYS.get(item or "")
-            if key and isinstance(out.get(k), list):
-                out[k] = _merge_list(out[k], v, key, item)
+            strategy, key = schema.patch_strategy(model, k)
+            if "merge" in strategy.split(",") and isinstance(out.get(k), list):
+                if key:
+                    out[k] = _merge_list(out[k], v, key, item)
+                else:  # scalars (finalizers): the patch's items join the list
+                    out[k] = out[k] + [x for x in v if x not in out[k]]
                 continue
             out[k] = copy.deepcopy(v)
             continue
@@ -208,10 +211,9 @@ def _merge_list(current: list[Any], patch: list[Any], key: str, item: str | None
 # fieldsV1), its prefixes only through it.
 
 FieldPath = tuple[str, ...]
-_SSA: dict[str, Any] = json.loads(Path(__file__).with_name("ssa.json").read_text())
-_ZERO: dict[str, dict[str, Any]] = _SSA.pop("~zero", {})
-_PATCH: dict[str, dict[str, list[str]]] = _SSA.pop("~patch", {})
-_KEY_DEFAULTS: dict[str, dict[str, Any]] = _SSA.pop("~keydefaults", {})
+_SSA = schema.SSA
+_ZERO = schema.ZERO
+_KEY_DEFAULTS = schema.KEY_DEFAULTS
 _MISSING: Any = object()
 
 # what the API server strips from every manager's set (fieldmanager's stripMeta)

@@ -1,4 +1,5 @@
-"""Type knowledge from ``types.json``: unknown-field checks, list merge keys, OpenAPI documents."""
+"""Type knowledge from ``types.json`` and ``ssa.json``: unknown-field checks, list and map types,
+OpenAPI documents."""
 
 from __future__ import annotations
 
@@ -14,23 +15,22 @@ from .resources import RESOURCES, Resource
 TYPES: dict[str, dict[str, str]] = json.loads(
     Path(__file__).with_name("types.json").read_text())
 
-# x-kubernetes-patch-merge-key of the lists whose items are these models (strategic merge patch).
-MERGE_KEYS: dict[str, str] = {
-    "V1Container": "name", "V1EphemeralContainer": "name", "V1ContainerPort": "containerPort",
-    "V1ServicePort": "port", "V1EnvVar": "name", "V1Volume": "name", "V1VolumeMount": "mountPath",
-    "V1VolumeDevice": "devicePath", "V1LocalObjectReference": "name", "V1HostAlias": "ip",
-    "V1PodCondition": "type", "V1NodeCondition": "type", "V1NodeAddress": "type",
-    "V1DeploymentCondition": "type", "V1ReplicaSetCondition": "type", "V1OwnerReference": "uid",
-    "V1TopologySpreadConstraint": "topologyKey", "V1PodResourceClaim": "name",
-    "V1PodSchedulingGate": "name", "V1NamespaceCondition": "type", "V1Condition": "type",
-    "V1PodIP": "ip", "V1HostIP": "ip", "V1PodReadinessGate": "conditionType",
-    "V1StatefulSetCondition": "type", "V1DaemonSetCondition": "type",
-}
-# Server-side apply keys lists by more than the patch merge key.
-APPLY_KEYS: dict[str, tuple[str, ...]] = {
-    "V1ContainerPort": ("containerPort", "protocol"),
-    "V1ServicePort": ("port", "protocol"),
-}
+# List and map types as the API server's OpenAPI declares them, by model and field (generated
+# by gen_ssa from a real server): server-side apply's merge, strategic merge patch, OpenAPI.
+_SSA: dict[str, Any] = json.loads(Path(__file__).with_name("ssa.json").read_text())
+ZERO: dict[str, dict[str, Any]] = _SSA.pop("~zero", {})
+PATCH: dict[str, dict[str, list[str]]] = _SSA.pop("~patch", {})
+KEY_DEFAULTS: dict[str, dict[str, Any]] = _SSA.pop("~keydefaults", {})
+SSA: dict[str, dict[str, list[str]]] = _SSA
+
+
+def patch_strategy(model: str | None, field: str) -> tuple[str, str | None]:
+    """(x-kubernetes-patch-strategy, x-kubernetes-patch-merge-key) of a field ("" if none)."""
+    ps = PATCH.get(model or "", {}).get(field)
+    if not ps:
+        return "", None
+    return ps[0], ps[1] if len(ps) > 1 else None
+
 
 _LIST = re.compile(r"^List\[(.+)\]$")
 _DICT = re.compile(r"^Dict\[str, (.+)\]$")
@@ -118,7 +118,9 @@ INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
 QUANTITY = "io.k8s.apimachinery.pkg.api.resource.Quantity"
 
 
-def _schema_of(typ: str, ref: str, v3: bool) -> dict[str, Any]:
+def _schema_of(typ: str, ref: str, v3: bool, model: str | None = None,
+               field: str = "") -> dict[str, Any]:
+    """A field's schema; ``model`` and ``field`` say whose (for its list and map types)."""
     if typ in TYPES:
         r = {"$ref": ref + definition_name(typ)}
         return {"allOf": [r], "default": {}} if v3 else r
@@ -137,20 +139,26 @@ def _schema_of(typ: str, ref: str, v3: bool) -> dict[str, Any]:
     item = list_item(typ)
     if item is not None:
         s: dict[str, Any] = {"type": "array", "items": _schema_of(item, ref, v3)}
-        if item in MERGE_KEYS:
-            s["x-kubernetes-patch-merge-key"] = MERGE_KEYS[item]
-            s["x-kubernetes-patch-strategy"] = "merge"
-            keys = APPLY_KEYS.get(item, (MERGE_KEYS[item],))
-            s["x-kubernetes-list-map-keys"] = list(keys)
-            s["x-kubernetes-list-type"] = "map"
-        elif item in TYPES:
-            s["x-kubernetes-list-type"] = "atomic"
+        strategy, key = patch_strategy(model, field)
+        if strategy:
+            s["x-kubernetes-patch-strategy"] = strategy
+        if key:
+            s["x-kubernetes-patch-merge-key"] = key
+        rel = SSA.get(model or "", {}).get(field)
+        if rel:
+            s["x-kubernetes-list-type"] = rel[0]
+            if rel[0] == "map":
+                s["x-kubernetes-list-map-keys"] = rel[1:]
         return s
     val = dict_value(typ)
     if val is not None:
         if val == "str":
-            return {"type": "object", "additionalProperties": {"type": "string", "default": ""}}
-        return {"type": "object", "additionalProperties": _schema_of(val, ref, v3)}
+            out = {"type": "object", "additionalProperties": {"type": "string", "default": ""}}
+        else:
+            out = {"type": "object", "additionalProperties": _schema_of(val, ref, v3)}
+        if SSA.get(model or "", {}).get(field) == ["atomic"]:
+            out["x-kubernetes-map-type"] = "atomic"
+        return out
     return {"type": "object"}
 
 
@@ -170,7 +178,7 @@ def _definitions(ref: str, v3: bool, models: set[str] | None = None) -> dict[str
             continue
         props = {}
         for name, typ in fields.items():
-            sch = _schema_of(typ, ref, v3)
+            sch = _schema_of(typ, ref, v3, model, name)
             if model == "V1ContainerPort" and name == "protocol" or (
                     model == "V1ServicePort" and name == "protocol"):
                 sch = dict(sch, default="TCP")
@@ -189,6 +197,8 @@ def _definitions(ref: str, v3: bool, models: set[str] | None = None) -> dict[str
             kind = res.kind + ("List" if model in lists else "")
             d["x-kubernetes-group-version-kind"] = [
                 {"group": res.group, "kind": kind, "version": res.version}]
+        if SSA.get(model, {}).get("") == ["atomic"]:
+            d["x-kubernetes-map-type"] = "atomic"
         if model == "V1Status":
             d["x-kubernetes-group-version-kind"] = [{"group": "", "kind": "Status", "version": "v1"}]
         if model in ("V1Container", "V1ServicePort", "V1EnvVar", "V1Volume"):
@@ -198,6 +208,8 @@ def _definitions(ref: str, v3: bool, models: set[str] | None = None) -> dict[str
     if v3:
         defs[INT_OR_STRING] = {"x-kubernetes-int-or-string": True}
     defs[QUANTITY] = {"type": "string"}
+    defs[PATCH_BODY] = {"type": "object", "description": "Patch is provided to give a concrete "
+                        "name and type to the Kubernetes PATCH request body."}
     return defs
 
 
@@ -217,6 +229,11 @@ _PARAMS = [
 ]
 
 
+PATCH_BODY = "io.k8s.apimachinery.pkg.apis.meta.v1.Patch"
+PATCH_TYPES = ("application/apply-patch+yaml", "application/json-patch+json",
+               "application/merge-patch+json", "application/strategic-merge-patch+json")
+
+
 def _paths(res: Resource, ref: str, v3: bool) -> dict[str, Any]:
     prefix = f"/apis/{res.group}/{res.version}" if res.group else f"/api/{res.version}"
     base = f"{prefix}/namespaces/{{namespace}}/{res.plural}" if res.namespaced \
@@ -232,11 +249,19 @@ def _paths(res: Resource, ref: str, v3: bool) -> dict[str, Any]:
         }
         if with_body:
             o["parameters"] = [dict(p) for p in _PARAMS]
+            # a PATCH lists the patch types it takes: kubectl apply looks for strategic merge
+            # there before it computes a patch from this document (else it asks /openapi/v2)
+            patch = verb == "patch"
+            sch = {"$ref": ref + PATCH_BODY} if patch else body
             if v3:
-                o["requestBody"] = {"content": {"*/*": {"schema": body}}, "required": True}
+                types = PATCH_TYPES if patch else ("*/*",)
+                o["requestBody"] = {"content": {t: {"schema": sch} for t in types},
+                                    "required": True}
             else:
                 o["parameters"].append({"name": "body", "in": "body", "required": True,
-                                        "schema": body})
+                                        "schema": sch})
+                if patch:
+                    o["consumes"] = list(PATCH_TYPES)
         return o
 
     return {
