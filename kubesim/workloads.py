@@ -18,11 +18,12 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import errors
-from .controllers import _key, controlled_by, owner_ref, pod_active, pod_ready
+from .controllers import _key, _parse, controlled_by, owner_ref, pod_active, pod_ready
 from .kinds import TEMPLATE_GENERATION, controller_revision_data
 from .registry import R, now
 from .selectors import match_label_selector
@@ -81,6 +82,18 @@ def ordinal(sts_name: str, pod: Obj) -> int | None:
 def running_and_ready(p: Obj) -> bool:
     return (p.get("status") or {}).get("phase") == "Running" and pod_ready(p) and \
         not p["metadata"].get("deletionTimestamp")
+
+
+def available_in(p: Obj, min_ready: int) -> float | None:
+    """Seconds until a Running and Ready pod counts as available (ready for minReadySeconds);
+    0 when it already does, None when it is not ready."""
+    if not running_and_ready(p):
+        return None
+    if min_ready <= 0:
+        return 0.0
+    since = next((c.get("lastTransitionTime") for c in (p.get("status") or {}).get(
+        "conditions") or [] if c.get("type") == "Ready"), None)
+    return max(_parse(since) + min_ready - time.time(), 0.0)
 
 
 def _failed(p: Obj) -> bool:
@@ -360,8 +373,13 @@ class Workloads:
                 continue
             if p["metadata"].get("deletionTimestamp") and monotonic:
                 return  # the same name comes back once this one is gone
-            if not running_and_ready(p) and monotonic:
-                return
+            if monotonic:  # the next ordinal waits until this pod is available
+                wait = available_in(p, int(sts["spec"].get("minReadySeconds") or 0))
+                if wait is None:
+                    return
+                if wait > 0:
+                    self.ctl.later(wait + 0.05, "statefulset", (ns, name))
+                    return
         condemned = sorted((i for i in pods if i >= replicas), reverse=True)
         for i in condemned:
             p = pods[i]
@@ -455,13 +473,20 @@ class Workloads:
         sts = self.store.find(STS, key[0], key[1])
         if sts is None:
             return
-        replicas = ready = current = updated = 0
+        replicas = ready = current = updated = available = 0
+        min_ready = int(sts["spec"].get("minReadySeconds") or 0)
+        waits = []
         for p in self.store.in_namespace(PODS, key[0]):
             if not controlled_by(p, sts) or p["metadata"].get("deletionTimestamp"):
                 continue
             replicas += 1
             if running_and_ready(p):
                 ready += 1
+            wait = available_in(p, min_ready)
+            if wait == 0:
+                available += 1
+            elif wait is not None:
+                waits.append(wait)
             rev = (p["metadata"].get("labels") or {}).get(REVISION_LABEL)
             if rev == current_name:
                 current += 1
@@ -476,12 +501,14 @@ class Workloads:
                        "updatedReplicas": updated, "currentRevision": current_name,
                        "updateRevision": update_name,
                        "collisionCount": int(old.get("collisionCount") or 0),
-                       "availableReplicas": ready}
+                       "availableReplicas": available}
         status = {k: v for k, v in status.items()
                   if v or k in ("replicas", "availableReplicas", "collisionCount",
                                 "observedGeneration")}
         if old.get("conditions"):
             status["conditions"] = old["conditions"]
+        if waits:  # look again when the next pod has been ready for minReadySeconds
+            self.ctl.later(min(waits) + 0.05, "statefulset", key)
         if status != old:
             self.reg.update(STS, key[0], key[1], dict(sts, status=status), subresource="status",
                             check_rv=False)
@@ -602,7 +629,9 @@ class Workloads:
         if ds is None:
             return
         sel = ds["spec"].get("selector")
-        current = ready = updated = misscheduled = 0
+        current = ready = updated = misscheduled = available = 0
+        min_ready = int(ds["spec"].get("minReadySeconds") or 0)
+        waits = []
         seen: set[str] = set()
         for p in self.store.in_namespace(PODS, key[0]):
             if not controlled_by(p, ds) or not match_label_selector(
@@ -618,14 +647,19 @@ class Workloads:
             current += 1
             if running_and_ready(p):
                 ready += 1
+            wait = available_in(p, min_ready)
+            if wait == 0:
+                available += 1
+            elif wait is not None:
+                waits.append(wait)
             if (p["metadata"].get("labels") or {}).get(REVISION_LABEL) == h:
                 updated += 1
         desired = len(wanted)
         status: Obj = {"currentNumberScheduled": current, "numberMisscheduled": misscheduled,
                        "desiredNumberScheduled": desired, "numberReady": ready,
                        "observedGeneration": ds["metadata"].get("generation", 1),
-                       "updatedNumberScheduled": updated, "numberAvailable": ready,
-                       "numberUnavailable": max(desired - ready, 0)}
+                       "updatedNumberScheduled": updated, "numberAvailable": available,
+                       "numberUnavailable": max(desired - available, 0)}
         status = {k: v for k, v in status.items()
                   if v or k in ("currentNumberScheduled", "numberMisscheduled",
                                 "desiredNumberScheduled", "numberReady", "observedGeneration")}
@@ -634,6 +668,8 @@ class Workloads:
             status["conditions"] = old["conditions"]
         if old.get("collisionCount"):
             status["collisionCount"] = old["collisionCount"]
+        if waits:
+            self.ctl.later(min(waits) + 0.05, "daemonset", key)
         if status != old:
             self.reg.update(DS, key[0], key[1], dict(ds, status=status), subresource="status",
                             check_rv=False)

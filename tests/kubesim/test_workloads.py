@@ -486,3 +486,29 @@ def test_orphans_are_adopted_again(sim: Sim, api: Any, ns: str) -> None:
     revs = apps.list_namespaced_controller_revision(ns).items
     assert sorted((r.metadata.owner_references[0].kind, r.revision) for r in revs) == [
         ("DaemonSet", 1), ("StatefulSet", 1)]
+
+
+def test_min_ready_seconds_holds_back_the_next_ordinal(sim: Sim, api: Any, ns: str) -> None:
+    """With minReadySeconds, OrderedReady waits for each pod to be *available* (on the real
+    control plane: 1 ready/0 available at 1.5 s, 2/1 at 3 s, 2/2 at 5 s with 3 s)."""
+    import time
+
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    since = mark(core, ns)
+    apply(sim, ns, statefulset(replicas=2, minReadySeconds=2))
+    seen: dict[str, float] = {}
+
+    def until(ev: list[tuple[str, str, bool]]) -> bool:
+        t, n, r = ev[-1]
+        if r and f"{n} ready" not in seen:
+            seen[f"{n} ready"] = time.monotonic()
+        if t == "ADDED" and n not in seen:
+            seen[n] = time.monotonic()
+        return ready_set(ev) == {"web-0", "web-1"}
+
+    pod_events(core, ns, until, since)
+    assert seen["web-1"] - seen["web-0 ready"] > 0.9  # (timestamps have whole seconds)
+    st = apps.read_namespaced_stateful_set("web", ns).status
+    assert st.ready_replicas == 2 and (st.available_replicas or 0) < 2
+    wait_until("both available", lambda: apps.read_namespaced_stateful_set(
+        "web", ns).status.available_replicas == 2, timeout=10)
