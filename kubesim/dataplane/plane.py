@@ -12,6 +12,7 @@ import shutil
 import signal
 import struct
 import termios
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,7 @@ class DataPlane:
         # the kubelet's event recorder (set by the controllers): Events for restarts the
         # runtime makes when a main process exits
         self.recorder: Any = None
+        self.box_lock = threading.Lock()
 
     # ---- lifecycle ----
     async def start(self) -> None:
@@ -183,6 +185,11 @@ class DataPlane:
         return self.env_snapshots[uid]
 
     def box_for(self, pod: dict[str, Any]) -> PodBox:
+        # executor threads ask at once (a main process starting, an exec probe): one builds
+        with self.box_lock:
+            return self._box_for(pod)
+
+    def _box_for(self, pod: dict[str, Any]) -> PodBox:
         md = pod["metadata"]
         uid = md.get("uid", "")
         box = self.boxes.get(uid)
