@@ -311,3 +311,10 @@ def openapi_v2() -> bytes:
         "definitions": _definitions(ref, False),
     }
     return json.dumps(doc, separators=(",", ":")).encode()
+
+
+@functools.cache
+def openapi_v2_proto() -> bytes:
+    """The same document as gnostic's protobuf openapi.v2.Document."""
+    from .openapi_proto import document
+    return document(json.loads(openapi_v2()))

@@ -14,7 +14,7 @@ from urllib.parse import unquote
 import yaml
 from aiohttp import web
 
-from . import discovery, errors, patching, protobuf, schema, tables
+from . import discovery, errors, openapi_proto, patching, protobuf, schema, tables
 from .registry import Registry
 from .resources import GROUPS, Resource, lookup
 from .selectors import field_selector, label_selector
@@ -265,6 +265,11 @@ class Server:
 
     def _openapi(self, request: web.Request, path: str) -> web.Response:
         if path == "/openapi/v2":
+            # JSON, or the protobuf kubectl explain --output=plaintext-openapiv2 asks for
+            accept = request.headers.get("Accept", "")
+            if openapi_proto.MEDIA_TYPE in accept and "json" not in accept:
+                return web.Response(body=schema.openapi_v2_proto(), headers={
+                    "Content-Type": openapi_proto.CONTENT_TYPE})
             return web.Response(body=schema.openapi_v2(), content_type="application/json")
         if path == "/openapi/v3":
             paths = {}

@@ -403,3 +403,15 @@ def test_kubectl_computes_patches_from_openapi_v3(sim: Sim, ns: str, tmp_path: P
     ports = doc["definitions"]["io.k8s.api.core.v1.ServiceSpec"]["properties"]["ports"]
     assert ports["x-kubernetes-list-map-keys"] == ["port", "protocol"]
     assert ports["x-kubernetes-patch-merge-key"] == "port"
+
+
+def test_explain_with_openapi_v2_in_protobuf(sim: Sim) -> None:
+    """The one command that reads /openapi/v2 asks for gnostic's protobuf only; a real server
+    lists these fields (and -required-) for service.spec.ports."""
+    done = sim.kubectl("explain", "service.spec.ports", "--output=plaintext-openapiv2")
+    fields = [line.strip() for line in done.stdout.splitlines() if line.startswith("   ") and
+              not line.startswith("    ")]
+    assert fields == ["appProtocol\t<string>", "name\t<string>", "nodePort\t<integer>",
+                      "port\t<integer> -required-", "protocol\t<string>",
+                      "targetPort\t<string>"]
+    assert done.stdout.startswith("KIND:     Service\nVERSION:  v1\n\nRESOURCE: ports <[]Object>")
