@@ -119,6 +119,10 @@ class Registry:
             entries = old["metadata"].get("managedFields")
         if entries == [{}]:
             entries = []
+        if old is not None and not entries:
+            # an object nobody's fields are tracked on (or reset with [] / [{}]) stays that way
+            md.pop("managedFields", None)
+            return
         md["managedFields"] = patching.managed_update(
             entries or [], old, obj if view is None else view, res.model, manager,
             res.api_version, now(), subresource, reset_fields(res, subresource))
@@ -278,6 +282,8 @@ class Registry:
                 raise errors.invalid_error(res.kind, res.group, "", [
                     required("metadata.name", "name or generateName is required")])
         self._namespace_ok(res, md.get("namespace"))
+        if manager and res.plural in STATUS_SUBRESOURCE and res.plural != "nodes":
+            obj.pop("status", None)  # the kind's strategy resets what a client sends
         for k in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds"):
             md.pop(k, None)
         md["uid"] = str(uuid.uuid4())

@@ -21,7 +21,7 @@ Case keys:
   repeat                   create `repeat` copies of the request's Service (names <name>-<i>) and
                            report the allocation bands seen (for allocation-order rules)
   steps                    a sequence of requests, each like `request` plus `manager`
-                           (fieldManager), `force`, and verb `apply` (server-side apply of
+                           (fieldManager), `force`, `dryrun`, and verb `apply` (server-side apply of
                            `manifest`); the result lists each step's normalised answer and
                            the object's managedFields (times left out)
   workload                 {kind: StatefulSet|DaemonSet, name: NAME, stages: [...]}: after the
@@ -600,6 +600,8 @@ def _run_step(cluster: Cluster, step: dict, ns: str, created: dict[str, dict]) -
         query.append(f"fieldManager={step['manager']}")
     if step.get("force"):
         query.append("force=true")
+    if step.get("dryrun"):
+        query.append("dryRun=All")
     qs = "?" + "&".join(query) if query else ""
     code, before = cluster.request("GET", path)
     before = before if code == 200 else None
