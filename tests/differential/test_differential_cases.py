@@ -43,4 +43,4 @@ def test_case_files_are_well_formed():
     assert len(cases) >= 60
     for c in cases:
         assert {"description", "reference"} <= set(c.data), c.path
-        assert c.data.get("request") or c.data.get("setup"), c.path
+        assert c.data.get("request") or c.data.get("setup") or c.data.get("steps"), c.path
