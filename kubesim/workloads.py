@@ -394,17 +394,35 @@ class Workloads:
                 return
         if condemned or not rolling:
             return  # OnDelete: pods take the new template only when someone deletes them
-        for i in range(replicas - 1, partition - 1, -1):
+        # RollingUpdate: from the highest ordinal down to the partition, at most maxUnavailable
+        # of them unavailable at a time
+        targets = range(replicas - 1, partition - 1, -1)
+        min_ready = int(sts["spec"].get("minReadySeconds") or 0)
+        unavailable = sum(1 for i in targets if i not in pods or available_in(
+            pods[i], min_ready) != 0)
+        budget = self._sts_max_unavailable(sts, replicas) - unavailable
+        for i in targets:
+            if budget <= 0:
+                return
             p = pods.get(i)
             if p is None:
-                return
+                continue
             rev = (p["metadata"].get("labels") or {}).get(REVISION_LABEL)
             if rev != update_rev["metadata"]["name"] and \
                     not p["metadata"].get("deletionTimestamp"):
                 self._delete_pod(sts, p, "statefulset")
-                return
-            if not running_and_ready(p):
-                return
+                if available_in(p, min_ready) == 0:
+                    budget -= 1
+
+    @staticmethod
+    def _sts_max_unavailable(sts: Obj, replicas: int) -> int:
+        ru = ((sts["spec"].get("updateStrategy") or {}).get("rollingUpdate") or {})
+        v = ru.get("maxUnavailable", 1)
+        if isinstance(v, str) and v.endswith("%"):
+            n = int(v[:-1]) * replicas // 100
+        else:
+            n = int(v)
+        return max(n, 1)
 
     def _create_sts_pod(self, sts: Obj, i: int, rev: Obj) -> None:
         ns, name = _key(sts)

@@ -512,3 +512,35 @@ def test_min_ready_seconds_holds_back_the_next_ordinal(sim: Sim, api: Any, ns: s
     assert st.ready_replicas == 2 and (st.available_replicas or 0) < 2
     wait_until("both available", lambda: apps.read_namespaced_stateful_set(
         "web", ns).status.available_replicas == 2, timeout=10)
+
+
+def test_rolling_update_with_max_unavailable_two(sim: Sim, api: Any, ns: str) -> None:
+    """maxUnavailable 2: web-3 and web-2 go together, come back in order, then web-1 and web-0
+    (the sequence a real v1.37 control plane shows)."""
+    core = client.CoreV1Api(api)
+    since = mark(core, ns)
+    apply(sim, ns, statefulset(replicas=4, updateStrategy={
+        "type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 2}}))
+    pod_events(core, ns, lambda ev: len(ready_set(ev)) == 4, since)
+    since = mark(core, ns)
+    sim.kubectl("-n", ns, "set", "image", "sts/web", "nginx=nginx:1.28")
+    events: list[tuple[str, str, bool]] = []
+    w = watch.Watch()
+    for ev in w.stream(core.list_namespaced_pod, namespace=ns, timeout_seconds=20,
+                       resource_version=since):
+        p = ev["object"]
+        t = "TERMINATING" if p.metadata.deletion_timestamp and ev["type"] == "MODIFIED" \
+            else ev["type"]
+        events.append((t, p.metadata.name, is_ready(p) and p.spec.containers[0].image ==
+                       "nginx:1.28"))
+        if sum(1 for t, _, r in events if t == "ADDED") == 4 and len(ready_set(events)) == 4:
+            w.stop()
+    first_added = first(events, "ADDED", "web-2")
+    assert first(events, "TERMINATING", "web-3") < first_added
+    assert first(events, "TERMINATING", "web-2") < first_added
+    assert first(events, "ADDED", "web-2") < first(events, "ADDED", "web-3")
+    new3_ready = first(events, "MODIFIED", "web-3", ready=True)
+    assert first(events, "TERMINATING", "web-1") > new3_ready
+    assert first(events, "TERMINATING", "web-0") > new3_ready
+    assert first(events, "TERMINATING", "web-0") < first(events, "ADDED", "web-0")
+    assert first(events, "TERMINATING", "web-1") < first(events, "ADDED", "web-0")
