@@ -353,7 +353,18 @@ class Registry:
             new = dict(copy.deepcopy(old), status=new.get("status", {}))
             new["metadata"] = dict(new["metadata"])
         elif res.plural in STATUS_SUBRESOURCE:
+            sent = new.get("status") or {}
             new["status"] = copy.deepcopy(old.get("status", {}))
+            if res.plural == "pods" and manager is None and new["spec"].get("nodeName") and \
+                    not old["spec"].get("nodeName"):
+                # the scheduler's binding (pods/binding) sets the PodScheduled condition too,
+                # recorded under no manager
+                cond = next((c for c in sent.get("conditions") or []
+                             if c.get("type") == "PodScheduled"), None)
+                conds = [c for c in new["status"].get("conditions") or []
+                         if c.get("type") != "PodScheduled"]
+                if cond is not None:
+                    new["status"]["conditions"] = conds + [copy.deepcopy(cond)]
         if res.plural == "services" and not subresource:
             services.prepare_update(new, old)
             if new["spec"].get("type") != "LoadBalancer":
