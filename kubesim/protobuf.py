@@ -189,7 +189,7 @@ def decode(body: bytes) -> dict[str, Any]:
 _KEEP_ZERO = {"replicas", "allocateLoadBalancerNodePorts", "automountServiceAccountToken",
               "enableServiceLinks", "ready", "serving", "terminating", "gracePeriodSeconds",
               "orphanDependents", "privileged", "runAsNonRoot", "optional",
-              "revisionHistoryLimit", "publishNotReadyAddresses"}
+              "revisionHistoryLimit"}
 
 
 def _prune(v: Any, key: str = "") -> Any:
