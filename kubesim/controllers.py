@@ -460,9 +460,15 @@ class Controllers:
             return
         mem = self.pods.get(uid)
         if mem is None:
-            mem = self.pods[uid] = PodMemory(ready={
-                cs.get("name", ""): bool(cs.get("ready"))
-                for cs in st.get("containerStatuses") or []})
+            # after a restart of kubesim: what the status says (containers in a crash loop
+            # are restarted when their back-off ends)
+            prev = st.get("containerStatuses") or []
+            mem = self.pods[uid] = PodMemory(
+                ready={cs.get("name", ""): bool(cs.get("ready")) for cs in prev},
+                started={cs.get("name", ""): bool(cs.get("started")) for cs in prev},
+                dead={cs.get("name", ""): cs["lastState"]["terminated"] for cs in prev
+                      if ((cs.get("state") or {}).get("waiting") or {}).get("reason") ==
+                      "CrashLoopBackOff" and (cs.get("lastState") or {}).get("terminated")})
         statuses = st.get("containerStatuses")
         if not statuses:
             self.reg.update(PODS, key[0], key[1], dict(pod, status=creating_status(pod, host_ip)),
@@ -499,7 +505,7 @@ class Controllers:
             # a probed container is ready after its first passing probe
             mem.ready = {c["name"]: not self._probed(pod, c, "readinessProbe")
                          for c in pod["spec"]["containers"]}
-            new = dict(pod, status=running_status(pod, ip, mem.ready))
+            new = dict(pod, status=self._running_status(pod, pod, ip, mem))
             self.reg.update(PODS, key[0], key[1], new, subresource="status", check_rv=False)
             for c in pod["spec"]["containers"]:
                 self.event(pod, "Normal", "Created", f"Created container: {c['name']}",
@@ -513,14 +519,35 @@ class Controllers:
         if st.get("phase") == "Running":
             self._sync_running(pod, mem, node)
 
+    def _running_status(self, pod: Obj, current: Obj, ip: str, mem: PodMemory) -> Obj:
+        """running_status with the probes' verdicts: a container with a startup probe is
+        neither started nor ready until it passes; one with a readiness probe is ready when
+        the probe says so."""
+        ready, starting = {}, set()
+        for c in pod["spec"]["containers"]:
+            name = c["name"]
+            starting |= {name} if self._probed(pod, c, "startupProbe") and not \
+                mem.started.get(name) else set()
+            ready[name] = name not in starting and (
+                mem.ready.get(name, False) if self._probed(pod, c, "readinessProbe") else True)
+        st = running_status(current, ip, ready)
+        for cs in st.get("containerStatuses") or []:
+            if cs.get("name") in starting:
+                cs["started"] = False
+        return st
+
     def _probed(self, pod: Obj, c: Obj, attr: str) -> bool:
         # kube-system pods (CoreDNS) stand for components the data plane models itself: their
         # probes are taken as passing
         return bool(c.get(attr)) and pod["metadata"].get("namespace") != "kube-system"
 
     def _start_probes(self, pod: Obj, names: set[str] | None = None) -> None:
-        if pod["metadata"].get("namespace") != "kube-system":
-            self.prober.start(pod, names)
+        if pod["metadata"].get("namespace") == "kube-system":
+            return
+        mem = self.pods.get(pod["metadata"].get("uid", ""))
+        starting = {c["name"] for c in pod["spec"]["containers"] if c.get("startupProbe")
+                    and not (mem and mem.started.get(c["name"]))}
+        self.prober.start(pod, names, starting)
 
     def _pull_images(self, pod: Obj, mem: PodMemory, node: str,
                      ) -> tuple[dict[str, tuple[str, str]], float | None]:
@@ -631,10 +658,19 @@ class Controllers:
             counts[0], counts[1] = counts[0] + 1, 0
         else:
             counts[0], counts[1] = 0, counts[1] + 1
-            label = "Liveness" if kind == "liveness" else "Readiness"
-            self.event(pod, "Warning", "Unhealthy", f"{label} probe failed: {output}", "kubelet",
-                       pod["spec"].get("nodeName"), name)
-        if kind == "readiness":
+            self.event(pod, "Warning", "Unhealthy", f"{kind.capitalize()} probe failed: "
+                       f"{output}", "kubelet", pod["spec"].get("nodeName"), name)
+        if kind == "startup":
+            if ok:   # started: liveness and readiness probes begin
+                mem.started[name] = True
+                self.prober.stop(uid, name, "startup")
+                self._start_probes(pod, {name})
+                self.queues["kubelet"].add(key)
+            elif counts[1] >= int(spec.get("failureThreshold") or 3):
+                mem.kill[name] = "startup"
+                self.prober.stop(uid, name)
+                self.queues["kubelet"].add(key)
+        elif kind == "readiness":
             was = mem.ready.get(name, False)
             if ok and counts[0] >= int(spec.get("successThreshold") or 1):
                 mem.ready[name] = True
@@ -686,9 +722,9 @@ class Controllers:
                 cs.update(state=killed_state(cs, 0 if soft else 137, ts), ready=False,
                           started=False)
                 mem.dead[name] = cs["state"]["terminated"]
-                mem.ready[name] = False
-                mem.counts.pop((name, "readiness"), None)
-                mem.counts.pop((name, "liveness"), None)
+                mem.ready[name] = mem.started[name] = False
+                for kind in ("startup", "readiness", "liveness"):
+                    mem.counts.pop((name, kind), None)
             dead = mem.dead.get(name)
             if dead is None:
                 continue
@@ -737,9 +773,8 @@ class Controllers:
         self._start_probes(pod, {n for n, cs in by_name.items()
                                  if "running" in (cs.get("state") or {})
                                  and n not in mem.kill})
-        ready = {c["name"]: mem.ready.get(c["name"], False) if self._probed(
-            pod, c, "readinessProbe") else True for c in pod["spec"]["containers"]}
-        new = dict(pod, status=running_status(dict(pod, status=status), st["podIP"], ready))
+        new = dict(pod, status=self._running_status(pod, dict(pod, status=status),
+                                                    st["podIP"], mem))
         if new["status"] != st:
             self.reg.update(PODS, key[0], key[1], new, subresource="status", check_rv=False)
 

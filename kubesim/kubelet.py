@@ -293,6 +293,7 @@ class PodMemory:
     pulls: dict[str, ImagePull] = field(default_factory=dict)
     restarts: dict[str, Restarts] = field(default_factory=dict)
     ready: dict[str, bool] = field(default_factory=dict)       # readiness probe results
+    started: dict[str, bool] = field(default_factory=dict)     # startup probe passed
     counts: dict[tuple[str, str], list[int]] = field(default_factory=dict)  # [ok, failed] runs
     kill: dict[str, str] = field(default_factory=dict)         # container -> which probe failed
     kill_at: dict[str, float] = field(default_factory=dict)    # when the kill completes
@@ -300,7 +301,7 @@ class PodMemory:
     announced: set[tuple[str, float]] = field(default_factory=set)  # back-offs told (Events)
 
 
-PROBE_KINDS = (("liveness", "livenessProbe", "Liveness"),
+PROBE_KINDS = (("startup", "startupProbe", "Startup"), ("liveness", "livenessProbe", "Liveness"),
                ("readiness", "readinessProbe", "Readiness"))
 ProbeFn = Callable[[dict[str, Any], dict[str, Any], dict[str, Any]], Awaitable[tuple[bool, str]]]
 Report = Callable[[tuple[str, str], str, str, str, bool, str], None]
@@ -319,13 +320,18 @@ class Prober:
         self.report = report
         self.workers: dict[tuple[str, str, str], asyncio.Task[None]] = {}
 
-    def start(self, pod: dict[str, Any], names: set[str] | None = None) -> None:
+    def start(self, pod: dict[str, Any], names: set[str] | None = None,
+              starting: set[str] | None = None) -> None:
+        """Workers for the named containers (all without ``names``); a container in
+        ``starting`` runs only its startup probe (liveness and readiness wait for it)."""
         md = pod["metadata"]
         uid, key = md.get("uid", ""), (md.get("namespace", ""), md["name"])
         for c in pod["spec"]["containers"]:
             if names is not None and c["name"] not in names:
                 continue
             for kind, attr, _ in PROBE_KINDS:
+                if (kind == "startup") != (c["name"] in (starting or set())):
+                    continue
                 spec = c.get(attr)
                 wk = (uid, c["name"], kind)
                 if not isinstance(spec, dict) or wk in self.workers:
@@ -333,8 +339,9 @@ class Prober:
                 self.workers[wk] = asyncio.get_running_loop().create_task(
                     self._work(key, uid, c, kind, spec))
 
-    def stop(self, uid: str, name: str | None = None) -> None:
-        for wk in [k for k in self.workers if k[0] == uid and name in (None, k[1])]:
+    def stop(self, uid: str, name: str | None = None, kind: str | None = None) -> None:
+        for wk in [k for k in self.workers if k[0] == uid and name in (None, k[1])
+                   and kind in (None, k[2])]:
             self.workers.pop(wk).cancel()
 
     def stop_all(self) -> None:

@@ -644,9 +644,11 @@ def default_pod_spec(spec: dict[str, Any]) -> None:
         if not isinstance(c, dict):
             continue
         image = c.get("image", "")
-        tagged = ":" in image.rsplit("/", 1)[-1] or "@" in image
-        latest = not tagged or image.endswith(":latest")
-        c.setdefault("imagePullPolicy", "Always" if latest else "IfNotPresent")
+        # parsers.ParseImageName: no tag and no digest means "latest"; a digest alone, no tag
+        name, digest = image.partition("@")[::2]
+        last = name.rsplit("/", 1)[-1]
+        tag = last.partition(":")[2] if ":" in last else ("" if digest else "latest")
+        c.setdefault("imagePullPolicy", "Always" if tag == "latest" else "IfNotPresent")
         c.setdefault("terminationMessagePath", "/dev/termination-log")
         c.setdefault("terminationMessagePolicy", "File")
         c.setdefault("resources", {})
@@ -664,6 +666,8 @@ def default_pod_spec(spec: dict[str, Any]) -> None:
                     if isinstance(pr.get(h), dict) and h == "httpGet":
                         pr[h].setdefault("path", "/")
                         pr[h].setdefault("scheme", "HTTP")
+                if isinstance(pr.get("grpc"), dict):
+                    pr["grpc"].setdefault("service", "")
     for v in spec.get("volumes") or []:
         if isinstance(v, dict) and isinstance(v.get("configMap"), dict):
             v["configMap"].setdefault("defaultMode", 420)

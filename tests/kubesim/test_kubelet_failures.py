@@ -280,3 +280,30 @@ def test_a_command_that_exits_crash_loops(fast: Sim, core: Any, ns: str) -> None
     assert (cs.last_state.terminated.reason, cs.last_state.terminated.exit_code) == ("Error", 3)
     assert ("Warning", "BackOff", f"Back-off restarting failed container loop in pod "
             f"loop_{ns}({pod.metadata.uid})") in events(core, ns, "loop")
+
+
+def test_startup_probes_hold_the_other_probes(fast: Sim, core: Any, ns: str) -> None:
+    """A startup probe that never passes restarts the container (liveness never runs); one
+    that passes lets readiness decide."""
+    core.create_namespaced_pod(ns, nginx_pod("slow", startupProbe={
+        "httpGet": {"path": "/", "port": 8080}, "periodSeconds": 1, "failureThreshold": 2},
+        livenessProbe={"httpGet": {"path": "/healthz", "port": 80}}))
+    core.create_namespaced_pod(ns, nginx_pod("quick", startupProbe={
+        "tcpSocket": {"port": 80}, "periodSeconds": 1},
+        readinessProbe={"httpGet": {"path": "/", "port": 80}, "periodSeconds": 1}))
+    wait_until("a restart of slow", lambda: (core.read_namespaced_pod(
+        "slow", ns).status.container_statuses[0].restart_count or 0) >= 1)
+    pod = core.read_namespaced_pod("slow", ns)
+    got = events(core, ns, "slow")
+    ip = pod.status.pod_ip
+    assert ("Warning", "Unhealthy", f'Startup probe failed: Get "http://{ip}:8080/": dial tcp '
+            f"{ip}:8080: connect: connection refused") in got
+    assert ("Normal", "Killing", "Container nginx failed startup probe, will be restarted") \
+        in got
+    assert not [m for t, r, m in got if m.startswith("Liveness probe failed")]
+    cs = pod.status.container_statuses[0]
+    assert cs.started is False or cs.state.waiting is not None
+    assert not cs.ready
+    quick = wait_until("quick ready", lambda: (lambda c: c if c.ready else None)(
+        core.read_namespaced_pod("quick", ns).status.container_statuses[0]))
+    assert quick.started is True and quick.restart_count == 0
