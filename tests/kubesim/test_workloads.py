@@ -544,3 +544,29 @@ def test_rolling_update_with_max_unavailable_two(sim: Sim, api: Any, ns: str) ->
     assert first(events, "TERMINATING", "web-0") > new3_ready
     assert first(events, "TERMINATING", "web-0") < first(events, "ADDED", "web-0")
     assert first(events, "TERMINATING", "web-1") < first(events, "ADDED", "web-0")
+
+
+def test_headless_service_names_each_statefulset_pod(sim: Sim, api: Any, ns: str) -> None:
+    """The DNS lab: web-0.nginx.<ns>.svc.cluster.local is web-0's IP, and still names web-0
+    (at its new IP) after the pod is replaced."""
+    core = client.CoreV1Api(api)
+    apply(sim, ns, headless(), statefulset(replicas=2))
+    sim.kubectl("-n", ns, "run", "client", "--image=busybox:1.36", "--command", "--",
+                "sleep", "3600")
+    sim.kubectl("-n", ns, "wait", "--for=condition=Ready", "pod/client", "--timeout=30s")
+    wait_until("web-0 and web-1 in the endpoints", lambda: len(
+        (core.read_namespaced_endpoints("nginx", ns).subsets or [{}])[0].addresses or []) == 2)
+    name = f"web-0.nginx.{ns}.svc.cluster.local"
+
+    def resolved() -> str:
+        out = sim.kubectl("-n", ns, "exec", "client", "--", "nslookup", name).stdout
+        found = re.findall(r"Address: (10\.244\.\d+\.\d+)", out)
+        return found[0] if len(found) == 1 else ""
+
+    ip = core.read_namespaced_pod("web-0", ns).status.pod_ip
+    assert resolved() == ip
+    sim.kubectl("-n", ns, "delete", "pod", "web-0")
+    new = wait_until("web-0 back with an IP", lambda: (lambda p: p if is_ready(p) and
+                                                         p.status.pod_ip != ip else None)(
+        core.read_namespaced_pod("web-0", ns)))
+    wait_until(f"{name} -> {new.status.pod_ip}", lambda: resolved() == new.status.pod_ip)
