@@ -22,6 +22,8 @@ class APIError(Exception):
             "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
             "message": self.message, "reason": self.reason,
         }
+        if not self.reason:
+            del body["reason"]  # omitempty, as on an internal error
         if self.details is not None:
             body["details"] = self.details
         body["code"] = self.code

@@ -315,6 +315,33 @@ def _to_set(v: Any, typ: str | None, rel: list[str] | None, path: FieldPath,
         out.add(path + (pe,))
 
 
+def duplicate_entry(obj: Any, model: str | None) -> str | None:
+    """`.spec.ports: duplicate entries for key [port=80,protocol="TCP"]` for the first item an
+    applied configuration repeats in a map or set list (the API server cannot type it)."""
+    return _duplicate(obj, model, None, ())
+
+
+def _duplicate(v: Any, typ: str | None, rel: list[str] | None, path: FieldPath) -> str | None:
+    kind, extra = _node(typ, rel, v)
+    if kind in ("struct", "map") and isinstance(v, dict):
+        for k, x in v.items():
+            ctyp, crel = _child(kind, extra, k)
+            found = _duplicate(x, ctyp, crel, path + ("f:" + k,))
+            if found:
+                return found
+    elif kind in ("list", "set") and isinstance(v, list):
+        seen: set[str] = set()
+        for x in v:
+            pe = _pe(kind, extra, x)
+            if pe in seen:
+                return f"{path_text(path)}: duplicate entries for key {path_text((pe,))}"
+            seen.add(pe)
+            found = _duplicate(x, _item_type(kind, extra), None, path + (pe,))
+            if found:
+                return found
+    return None
+
+
 def _empty(v: Any) -> bool:
     return v is None or v is _MISSING or v == {} or v == []
 

@@ -450,6 +450,11 @@ class Registry:
                 raise errors.bad_request(
                     f"the name of the object ({pmd['name']}) does not match the name on the URL "
                     f"({name})")
+            dup = patching.duplicate_entry(patch, res.model)
+            if dup:
+                raise errors.APIError(
+                    500, "", f"failed to create typed patch object ({pmd.get('namespace', '')}/"
+                    f"{pmd.get('name', '')}; {res.group}/{res.version}, Kind={res.kind}): {dup}")
             reset = reset_fields(res, subresource)
             if cur is None:
                 body = copy.deepcopy(patch)
