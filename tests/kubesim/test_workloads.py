@@ -570,3 +570,23 @@ def test_headless_service_names_each_statefulset_pod(sim: Sim, api: Any, ns: str
                                                          p.status.pod_ip != ip else None)(
         core.read_namespaced_pod("web-0", ns)))
     wait_until(f"{name} -> {new.status.pod_ip}", lambda: resolved() == new.status.pod_ip)
+
+
+def test_partitioned_rolling_update(sim: Sim, api: Any, ns: str) -> None:
+    """partition 2 of 3: only web-2 takes the new template. The real v1.37 control plane ends
+    with exactly this status (revision names included)."""
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    apply(sim, ns, statefulset(replicas=3, updateStrategy={
+        "type": "RollingUpdate", "rollingUpdate": {"partition": 2}}))
+    sim.kubectl("-n", ns, "rollout", "status", "sts/web", "--timeout=30s")
+    sim.kubectl("-n", ns, "set", "image", "sts/web", "nginx=nginx:1.28")
+    out = sim.kubectl("-n", ns, "rollout", "status", "sts/web", "--timeout=30s").stdout
+    assert out.splitlines()[-1] == "partitioned roll out complete: 1 new pods have been updated..."
+    images = {p.metadata.name: p.spec.containers[0].image
+              for p in core.list_namespaced_pod(ns).items}
+    assert images == {"web-0": "nginx:1.27", "web-1": "nginx:1.27", "web-2": "nginx:1.28"}
+    st = apps.read_namespaced_stateful_set("web", ns).status
+    assert {k: v for k, v in st.to_dict().items() if v is not None} == {
+        "available_replicas": 3, "collision_count": 0, "current_replicas": 2,
+        "current_revision": "web-6f4747bc89", "observed_generation": 2, "ready_replicas": 3,
+        "replicas": 3, "update_revision": "web-5b6857555d", "updated_replicas": 1}
