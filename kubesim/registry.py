@@ -290,10 +290,14 @@ class Registry:
         md["creationTimestamp"] = now()
         if res.plural in GENERATION:
             md["generation"] = 1
+        sent_finalizers = bool((obj.get("spec") or {}).get("finalizers"))
         self._default(res, obj)
         # the field manager sees the object decoded and defaulted, before admission & allocation
-        view = copy.deepcopy(obj) if applied is None and res.plural in ("pods", "services") \
-            else None
+        # (and before a namespace's strategy adds the kubernetes finalizer)
+        view = copy.deepcopy(obj) if applied is None and res.plural in (
+            "pods", "services", "namespaces") else None
+        if view is not None and res.plural == "namespaces" and not sent_finalizers:
+            view["spec"].pop("finalizers", None)
         if res.plural == "pods":
             admit_pod(obj)
         errs = self._validate(res, obj, None)
