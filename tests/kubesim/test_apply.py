@@ -415,3 +415,26 @@ def test_explain_with_openapi_v2_in_protobuf(sim: Sim) -> None:
                       "port\t<integer> -required-", "protocol\t<string>",
                       "targetPort\t<string>"]
     assert done.stdout.startswith("KIND:     Service\nVERSION:  v1\n\nRESOURCE: ports <[]Object>")
+
+
+def test_status_apply_conflicts_with_the_controller(sim: Sim, ns: str, tmp_path: Path) -> None:
+    """An apply to the status subresource of a field the deployment controller wrote: the
+    real server's message (kube-controller-manager, subresource status, apps/v1)."""
+    sim.kubectl("-n", ns, "create", "deployment", "web", "--image=nginx:1.29")
+    sim.kubectl("-n", ns, "rollout", "status", "deploy/web", "--timeout=30s")
+    f = tmp_path / "st.yaml"
+    f.write_text("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n"
+                 "status: {replicas: 5}\n")
+    done = sim.kubectl("-n", ns, "apply", "--server-side", "--subresource=status",
+                       "--field-manager=me", "-f", str(f), check=False)
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[0] == (
+        'error: Apply failed with 1 conflict: conflict with "kube-controller-manager" with '
+        'subresource "status" using apps/v1: .status.replicas')
+    # the main resource ignores status: applying it there is no conflict and changes nothing
+    code, out, _ = sim.request(
+        "PATCH", f"/apis/apps/v1/namespaces/{ns}/deployments/web?fieldManager=me",
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+         "status": {"replicas": 5}}, content_type="application/apply-patch+yaml")
+    assert code == 200 and out["status"]["replicas"] == 1
+    assert "me" not in [e["manager"] for e in out["metadata"]["managedFields"]]
