@@ -38,8 +38,9 @@ def _now() -> str:
 
 
 def has_process(container: dict[str, Any]) -> bool:
-    return profile(container.get("image", "")).server is None and bool(
-        container.get("command") or container.get("args") or container.get("stdin"))
+    image = profile(container.get("image", ""))
+    return image.server is None and bool(container.get("command") or container.get("args")
+                                         or container.get("stdin") or image.exits)
 
 
 class MainProcess:

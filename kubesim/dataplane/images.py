@@ -31,6 +31,9 @@ class Image:
     busybox: bool = False           # busybox-style nslookup/wget output
     entrypoint: tuple[str, ...] = ()
     cmd: tuple[str, ...] = ("sh",)
+    # the image's own command ends at once without a terminal (busybox's sh, curl --help): a
+    # container without command, args or stdin exits, and restartPolicy Always crash-loops it
+    exits: bool = False
 
 
 NGINX_ENV = {"NGINX_VERSION": NGINX_VERSION, "NJS_VERSION": "0.9.4", "NJS_RELEASE": "1~trixie",
@@ -44,13 +47,13 @@ PROFILES: dict[str, Image] = {
     "amsy810/echo-nginx": Image("amsy810/echo-nginx", frozenset({"curl", "getent", "hostname"}),
                                 server="echo", ports=(8080,), env=NGINX_ENV),
     "amsy810/tools": Image("amsy810/tools", _ALL),
-    "nicolaka/netshoot": Image("nicolaka/netshoot", _ALL | {"iptables-save"}),
+    "nicolaka/netshoot": Image("nicolaka/netshoot", _ALL | {"iptables-save"}, exits=True),
     "registry.k8s.io/kube-proxy": Image("kube-proxy", frozenset({"iptables-save", "hostname"}),
                                         bash=False),
-    "busybox": Image("busybox", _BUSYBOX, bash=False, busybox=True),
-    "alpine": Image("alpine", _BUSYBOX | {"getent"}, bash=False, busybox=True),
+    "busybox": Image("busybox", _BUSYBOX, bash=False, busybox=True, exits=True),
+    "alpine": Image("alpine", _BUSYBOX | {"getent"}, bash=False, busybox=True, exits=True),
     "curlimages/curl": Image("curlimages/curl", _BUSYBOX | {"curl"}, bash=False, busybox=True,
-                             entrypoint=("curl",), cmd=("--help",)),
+                             entrypoint=("curl",), cmd=("--help",), exits=True),
     "httpd": Image("httpd", frozenset({"getent", "hostname"}), server="httpd", ports=(80,)),
     "registry.k8s.io/e2e-test-images/agnhost": Image("agnhost", _ALL | {"curl"},
                                                     server="generic"),

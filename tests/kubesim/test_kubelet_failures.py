@@ -307,3 +307,19 @@ def test_startup_probes_hold_the_other_probes(fast: Sim, core: Any, ns: str) -> 
     quick = wait_until("quick ready", lambda: (lambda c: c if c.ready else None)(
         core.read_namespaced_pod("quick", ns).status.container_statuses[0]))
     assert quick.started is True and quick.restart_count == 0
+
+
+def test_busybox_without_a_command_completes_and_crash_loops(fast: Sim, core: Any,
+                                                             ns: str) -> None:
+    """busybox's own command is sh, which ends at once without a terminal."""
+    seen, stop = record_reasons(core, ns, "bb")
+    fast.kubectl("-n", ns, "run", "bb", "--image=busybox:1.37")
+    try:
+        wait_until("CrashLoopBackOff", lambda: "CrashLoopBackOff" in seen)
+    finally:
+        stop.set()
+    assert "Terminated" in seen[:seen.index("CrashLoopBackOff")]
+    cs = core.read_namespaced_pod("bb", ns).status.container_statuses[0]
+    assert (cs.last_state.terminated.reason, cs.last_state.terminated.exit_code) == \
+        ("Completed", 0)
+    assert cs.restart_count >= 1
