@@ -565,8 +565,9 @@ class Workloads:
                     self._delete_pod(ds, p, "daemonset")
         strategy = spec.get("updateStrategy") or {}
         rolling = strategy.get("type", "RollingUpdate") == "RollingUpdate"
-        max_unavailable = self._ds_max_unavailable(ds, len(wanted))
-        unavailable = 0
+        max_unavailable, max_surge = self._ds_budgets(ds, len(wanted)) if rolling else (1, 0)
+        min_ready = int(spec.get("minReadySeconds") or 0)
+        unavailable = surging = 0
         old_pods = []
         for node_name in wanted:
             pods = [p for p in by_node.get(node_name, [])
@@ -574,40 +575,65 @@ class Workloads:
             for p in pods:
                 if _failed(p):
                     self._delete_pod(ds, p, "daemonset")
-            pods = [p for p in pods if not _failed(p)]
+            pods = sorted((p for p in pods if not _failed(p)),
+                          key=lambda p: p["metadata"].get("creationTimestamp", ""))
             if not pods:
                 if not by_node.get(node_name):  # none at all (not even one terminating)
                     self._create_ds_pod(ds, node_name, h)
                 unavailable += 1
                 continue
-            pods.sort(key=lambda p: p["metadata"].get("creationTimestamp", ""))
-            for extra in pods[1:]:
-                self._delete_pod(ds, extra, "daemonset")
-            p = pods[0]
-            if not running_and_ready(p):
+            new = [p for p in pods if (p["metadata"].get("labels") or {}).get(REVISION_LABEL) == h]
+            old = [p for p in pods if p not in new]
+            if max_surge and new and old:
+                # surge: the new pod runs beside the old one until it is available
+                for extra in new[1:]:
+                    self._delete_pod(ds, extra, "daemonset")
+                if available_in(new[0], min_ready) == 0:
+                    for p in old:
+                        self._delete_pod(ds, p, "daemonset")
+                else:
+                    surging += 1
+                continue
+            keep = (new or old)[0]
+            for extra in pods:
+                if extra is not keep:
+                    self._delete_pod(ds, extra, "daemonset")
+            if available_in(keep, min_ready) != 0:
                 unavailable += 1
-            if (p["metadata"].get("labels") or {}).get(REVISION_LABEL) != h:
-                old_pods.append(p)
+            if not new:
+                old_pods.append(keep)
         if rolling and old_pods:
-            # unavailable old pods first, then the rest while the budget allows
-            old_pods.sort(key=lambda p: (running_and_ready(p), p["metadata"]["name"]))
+            # unavailable old pods first; then, with maxSurge, a new pod beside an old one on up
+            # to maxSurge nodes at a time, else delete old pods within maxUnavailable
+            old_pods.sort(key=lambda p: (available_in(p, min_ready) == 0, p["metadata"]["name"]))
+            budget = max_surge - surging
             for p in old_pods:
-                if not running_and_ready(p):
+                if available_in(p, min_ready) != 0:
                     self._delete_pod(ds, p, "daemonset")
+                elif max_surge:
+                    if budget > 0:
+                        self._create_ds_pod(ds, p["spec"].get("nodeName") or pinned_node(p)
+                                            or "", h)
+                        budget -= 1
                 elif unavailable < max_unavailable:
                     self._delete_pod(ds, p, "daemonset")
                     unavailable += 1
         self._daemonset_status(key, wanted, h)
 
     @staticmethod
-    def _ds_max_unavailable(ds: Obj, desired: int) -> int:
+    def _ds_budgets(ds: Obj, desired: int) -> tuple[int, int]:
+        """(maxUnavailable, maxSurge) as numbers of nodes: percentages of the desired number
+        rounded up; both 0 means maxUnavailable 1."""
         ru = ((ds["spec"].get("updateStrategy") or {}).get("rollingUpdate") or {})
-        v = ru.get("maxUnavailable", 1)
-        if isinstance(v, str) and v.endswith("%"):
-            n = int(int(v[:-1]) * desired / 100)
-        else:
-            n = int(v)
-        return max(n, 1)
+
+        def scaled(v: Any) -> int:
+            if isinstance(v, str) and v.endswith("%"):
+                return -(-int(v[:-1]) * desired // 100)
+            return int(v or 0)
+        unavailable, surge = scaled(ru.get("maxUnavailable", 1)), scaled(ru.get("maxSurge", 0))
+        if unavailable == 0 and surge == 0:
+            unavailable = 1
+        return unavailable, surge
 
     def _create_ds_pod(self, ds: Obj, node: str, h: str) -> None:
         ns, name = _key(ds)
@@ -650,19 +676,18 @@ class Workloads:
         current = ready = updated = misscheduled = available = 0
         min_ready = int(ds["spec"].get("minReadySeconds") or 0)
         waits = []
-        seen: set[str] = set()
+        per_node: dict[str, list[Obj]] = {}
         for p in self.store.in_namespace(PODS, key[0]):
-            if not controlled_by(p, ds) or not match_label_selector(
-                    sel, p["metadata"].get("labels")) or not pod_active(p):
-                continue
-            node = p["spec"].get("nodeName") or pinned_node(p) or ""
+            if controlled_by(p, ds) and match_label_selector(
+                    sel, p["metadata"].get("labels")) and pod_active(p):
+                per_node.setdefault(p["spec"].get("nodeName") or pinned_node(p) or "",
+                                    []).append(p)
+        for node, pods in per_node.items():
             if node not in wanted:
                 misscheduled += 1
                 continue
-            if node in seen:
-                continue
-            seen.add(node)
             current += 1
+            p = min(pods, key=lambda p: p["metadata"].get("creationTimestamp", ""))  # oldest
             if running_and_ready(p):
                 ready += 1
             wait = available_in(p, min_ready)

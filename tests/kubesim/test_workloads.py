@@ -590,3 +590,44 @@ def test_partitioned_rolling_update(sim: Sim, api: Any, ns: str) -> None:
         "available_replicas": 3, "collision_count": 0, "current_replicas": 2,
         "current_revision": "web-6f4747bc89", "observed_generation": 2, "ready_replicas": 3,
         "replicas": 3, "update_revision": "web-5b6857555d", "updated_replicas": 1}
+
+
+def test_daemonset_surge_starts_the_new_pod_before_the_old_goes(sim: Sim, api: Any,
+                                                                ns: str) -> None:
+    """maxSurge 1, maxUnavailable 0: on one node at a time the new pod runs beside the old one,
+    and the old one goes only once the new one is ready (the real control plane's order)."""
+    core = client.CoreV1Api(api)
+    ds = daemonset()
+    ds["spec"]["updateStrategy"] = {"type": "RollingUpdate",
+                                    "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    apply(sim, ns, ds)
+    wait_until("2 ready", lambda: len([p for p in core.list_namespaced_pod(ns).items
+                                       if is_ready(p)]) == 2)
+    old = {p.metadata.name: p.spec.node_name for p in core.list_namespaced_pod(ns).items}
+    since = mark(core, ns)
+    sim.kubectl("-n", ns, "set", "image", "ds/agent", "agent=busybox:1.37")
+    events: list[tuple[str, str, bool]] = []
+    nodes: dict[str, str] = dict(old)
+    w = watch.Watch()
+    for ev in w.stream(core.list_namespaced_pod, namespace=ns, timeout_seconds=20,
+                       resource_version=since):
+        p = ev["object"]
+        nodes.setdefault(p.metadata.name, pinned(p))
+        t = "TERMINATING" if p.metadata.deletion_timestamp and ev["type"] == "MODIFIED" \
+            else ev["type"]
+        events.append((t, p.metadata.name, is_ready(p)))
+        if sum(1 for t, n, _ in events if t == "DELETED") == 2:
+            w.stop()
+    new = [n for t, n, _ in events if t == "ADDED"]
+    assert len(new) == 2 and not set(new) & set(old)
+    for n in new:
+        [gone] = [o for o, node in old.items() if node == nodes[n]]
+        assert first(events, "MODIFIED", n, ready=True) < first(events, "TERMINATING", gone)
+    # one node at a time: the second new pod only once the first old one is going
+    first_old_going = min(first(events, "TERMINATING", o) for o in old)
+    assert first(events, "ADDED", new[1]) > first_old_going
+
+
+def pinned(p: Any) -> str:
+    terms = p.spec.affinity.node_affinity.required_during_scheduling_ignored_during_execution
+    return str(terms.node_selector_terms[0].match_fields[0].values[0])
