@@ -841,10 +841,8 @@ class Controllers:
         status = {"replicas": len(active), "fullyLabeledReplicas": len(active),
                   "readyReplicas": ready, "availableReplicas": ready,
                   "observedGeneration": rs["metadata"].get("generation", 1)}
-        terminating = len(pods) - len(active)
-        if terminating:
-            status["terminatingReplicas"] = terminating
         status = {k: v for k, v in status.items() if v or k in ("replicas", "observedGeneration")}
+        status["terminatingReplicas"] = len(pods) - len(active)  # a pointer: 0 is written
         if status != rs.get("status"):
             cur = self.store.get(RS, key[0], key[1])
             self.reg.update(RS, key[0], key[1], dict(cur, status=status), subresource="status",
@@ -876,6 +874,9 @@ class Controllers:
             sel = copy.deepcopy(spec.get("selector") or {})
             sel.setdefault("matchLabels", {})[HASH_LABEL] = h
             initial = want if not old else 0
+            rs_spec: Obj = {"replicas": initial, "selector": sel, "template": t}
+            if spec.get("minReadySeconds"):  # omitted when 0, as in the API's JSON
+                rs_spec["minReadySeconds"] = spec["minReadySeconds"]
             rs = {"apiVersion": "apps/v1", "kind": "ReplicaSet",
                   "metadata": {"name": f"{key[1]}-{h}", "namespace": key[0],
                                "labels": dict(t["metadata"]["labels"]),
@@ -885,8 +886,7 @@ class Controllers:
                                                "deployment.kubernetes.io/max-replicas":
                                                    str(want + self._surge(d))},
                                "ownerReferences": [owner_ref(d)]},
-                  "spec": {"replicas": initial, "selector": sel, "template": t,
-                           "minReadySeconds": spec.get("minReadySeconds", 0)}}
+                  "spec": rs_spec}
             new_rs = self.reg.create(RS, key[0], rs, validation_mode="Ignore")
             if initial:
                 self.event(d, "Normal", "ScalingReplicaSet",
@@ -1005,6 +1005,9 @@ class Controllers:
                        "readyReplicas": ready, "availableReplicas": available,
                        "unavailableReplicas": max(want - available, 0), "conditions": conds}
         status = {k: v for k, v in status.items() if v or k == "observedGeneration"}
+        # a pointer in the API: written even when 0, as the real controller does
+        status["terminatingReplicas"] = sum(
+            (r.get("status") or {}).get("terminatingReplicas", 0) for r in rss)
         if old_st.get("collisionCount"):
             status["collisionCount"] = old_st["collisionCount"]
         # the revision annotation goes with the status write (the API server records both

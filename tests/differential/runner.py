@@ -193,7 +193,7 @@ def normalise_service(obj: dict, requested: dict | None, before: dict | None) ->
     were not requested become range labels (or <unchanged> on updates)."""
     obj = copy.deepcopy(obj)
     meta = obj.get("metadata", {})
-    keep = {k: meta[k] for k in ("name", "labels", "annotations") if meta.get(k)}
+    keep = {k: meta[k] for k in ("name", "labels", "annotations", "finalizers") if meta.get(k)}
     obj["metadata"] = keep
     spec = obj.get("spec", {})
     rspec = (requested or {}).get("spec", {})
