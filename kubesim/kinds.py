@@ -18,6 +18,7 @@ from .errors import FieldError, forbidden_field, invalid, not_supported, require
 Obj = dict[str, Any]
 KINDS = {"statefulsets", "daemonsets", "controllerrevisions", "ingresses", "ingressclasses"}
 TEMPLATE_GENERATION = "deprecated.daemonset.template.generation"
+DEFAULT_CLASS = "ingressclass.kubernetes.io/is-default-class"
 PATH_TYPES = ["Exact", "ImplementationSpecific", "Prefix"]
 WILDCARD_MSG = ("a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS "
                 "subdomain, which must consist of lower case alphanumeric characters, '-' or '.' "
@@ -74,6 +75,26 @@ def default(plural: str, obj: Obj) -> None:
         obj["metadata"].setdefault("annotations", {}).setdefault(TEMPLATE_GENERATION, "1")
     elif plural == "ingresses":
         obj.setdefault("status", {}).setdefault("loadBalancer", {})
+
+
+def admit(plural: str, obj: Obj, store: Any) -> None:
+    """Mutating admission on create. DefaultIngressClass: an Ingress without a class (and
+    without the old ``kubernetes.io/ingress.class`` annotation) gets the default IngressClass,
+    the newest one if several carry ``ingressclass.kubernetes.io/is-default-class: "true"``."""
+    if plural != "ingresses":
+        return
+    spec = obj.setdefault("spec", {})
+    if spec.get("ingressClassName") is not None or \
+            "kubernetes.io/ingress.class" in (obj["metadata"].get("annotations") or {}):
+        return
+    from .resources import BY_KIND
+
+    classes = [c for c in store.iter(BY_KIND[("networking.k8s.io", "IngressClass")])
+               if (c["metadata"].get("annotations") or {}).get(DEFAULT_CLASS) == "true"]
+    if classes:
+        newest = max(classes, key=lambda c: (c["metadata"].get("creationTimestamp", ""),
+                                             c["metadata"]["name"]))
+        spec["ingressClassName"] = newest["metadata"]["name"]
 
 
 def prepare_update(plural: str, obj: Obj, old: Obj) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any
 
 from kubernetes import client, watch
@@ -491,8 +492,6 @@ def test_orphans_are_adopted_again(sim: Sim, api: Any, ns: str) -> None:
 def test_min_ready_seconds_holds_back_the_next_ordinal(sim: Sim, api: Any, ns: str) -> None:
     """With minReadySeconds, OrderedReady waits for each pod to be *available* (on the real
     control plane: 1 ready/0 available at 1.5 s, 2/1 at 3 s, 2/2 at 5 s with 3 s)."""
-    import time
-
     core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
     since = mark(core, ns)
     apply(sim, ns, statefulset(replicas=2, minReadySeconds=2))
@@ -631,3 +630,29 @@ def test_daemonset_surge_starts_the_new_pod_before_the_old_goes(sim: Sim, api: A
 def pinned(p: Any) -> str:
     terms = p.spec.affinity.node_affinity.required_during_scheduling_ignored_during_execution
     return str(terms.node_selector_terms[0].match_fields[0].values[0])
+
+
+def test_default_ingress_class_is_filled_in_on_create(sim: Sim, api: Any, ns: str) -> None:
+    """DefaultIngressClass admission: on the real control plane an Ingress created without a
+    class got the default one (the newer of two defaults), and removing it later stuck."""
+    net = client.NetworkingV1Api(api)
+    names = [f"{ns}-a", f"{ns}-b"]
+    try:
+        for n in names:
+            net.create_ingress_class({"metadata": {"name": n, "annotations": {
+                "ingressclass.kubernetes.io/is-default-class": "true"}},
+                "spec": {"controller": "example.com/ctl"}})
+            time.sleep(1.05)  # creation timestamps have whole seconds
+        backend = {"service": {"name": "web", "port": {"number": 80}}}
+        ing = net.create_namespaced_ingress(ns, ingress(defaultBackend=backend))
+        assert ing.spec.ingress_class_name == names[1]
+        legacy = ingress(defaultBackend=backend)
+        legacy["metadata"] = {"name": "legacy", "annotations": {
+            "kubernetes.io/ingress.class": "nginx"}}
+        assert net.create_namespaced_ingress(ns, legacy).spec.ingress_class_name is None
+        out = net.patch_namespaced_ingress("web", ns, [
+            {"op": "remove", "path": "/spec/ingressClassName"}])
+        assert out.spec.ingress_class_name is None  # admission is for creates only
+    finally:
+        for n in names:
+            net.delete_ingress_class(n)
