@@ -27,6 +27,7 @@ from .kubelet import (
     Timing,
     creating_status,
     go_duration,
+    image_ref,
     killed_state,
     pod_ref,
     running_status,
@@ -551,84 +552,80 @@ class Controllers:
 
     def _pull_images(self, pod: Obj, mem: PodMemory, node: str,
                      ) -> tuple[dict[str, tuple[str, str]], float | None]:
-        """The image manager: pull what is missing, with back-off after a failure. Returns the
-        containers still waiting (reason, message) and when to look again."""
-        t = time.time()
+        """The image manager for a starting pod: the containers still waiting (reason,
+        message) and when to look again."""
         waiting: dict[str, tuple[str, str]] = {}
         retry: float | None = None
         for c in pod["spec"]["containers"]:
-            name, image = c["name"], c.get("image", "")
-            pull = mem.pulls.get(name)
-            if pull is None or pull.image != image:
-                pull = mem.pulls[name] = ImagePull(image)
-            if pull.done:
-                continue
-            if pull.reason in ("InvalidImageName", "ErrImageNeverPull"):
-                waiting[name] = (pull.reason, pull.error)   # no retry: the spec must change
-                continue
-            if pull.failures:
-                step = self.timing.back_off(pull.failures)
-                shown = min(self.timing.backoff / 2, step)  # ErrImagePull until the next sync
-                if t < pull.failed_at + shown:
-                    waiting[name] = ("ErrImagePull", pull.error)
-                    retry = _soonest(retry, pull.failed_at + shown - t)
-                    continue
-                if t < pull.failed_at + step:
-                    if not pull.backoff_told:
-                        pull.backoff_told = True
-                        self.event(pod, "Normal", "BackOff", f'Back-off pulling image "{image}"',
-                                   "kubelet", node, name)
-                        self.event(pod, "Warning", "Failed", "Error: ImagePullBackOff",
-                                   "kubelet", node, name)
-                    waiting[name] = ("ImagePullBackOff", f'Back-off pulling image "{image}": '
-                                                         f"ErrImagePull: {pull.error}")
-                    retry = _soonest(retry, pull.failed_at + step - t)
-                    continue
-            failure = self._pull_failure(image)
-            policy = c.get("imagePullPolicy", "IfNotPresent")
-            if failure is not None and failure.reason == "InvalidImageName":
-                pull.reason, pull.error = failure.reason, failure.message
-                self.event(pod, "Warning", "InspectFailed", failure.message, "kubelet", node,
-                           name)
-                self.event(pod, "Warning", "Failed", "Error: InvalidImageName", "kubelet", node,
-                           name)
-                waiting[name] = (pull.reason, pull.error)
-                continue
-            if policy == "Never":
-                if failure is None:
-                    pull.done = True
-                    self.event(pod, "Normal", "Pulled", f'Container image "{image}" already '
-                               f"present on machine and can be accessed by the pod", "kubelet",
-                               node, name)
-                    continue
-                pull.reason = "ErrImageNeverPull"
-                pull.error = f'Container image "{image}" is not present with pull policy of Never'
-                self.event(pod, "Warning", "ErrImageNeverPull", pull.error, "kubelet", node, name)
-                self.event(pod, "Warning", "Failed", "Error: ErrImageNeverPull", "kubelet", node,
-                           name)
-                waiting[name] = (pull.reason, pull.error)
-                continue
-            if failure is None and policy != "Always":
-                pull.done = True
-                self.event(pod, "Normal", "Pulled", f'Container image "{image}" already present '
-                           f"on machine and can be accessed by the pod", "kubelet", node, name)
-                continue
-            self.event(pod, "Normal", "Pulling", f'Pulling image "{image}"', "kubelet", node,
-                       name)
-            if failure is None:
-                pull.done = True
-                self._pulled(pod, c, node)
-                continue
-            pull.failures += 1
-            pull.failed_at, pull.backoff_told = t, False
-            pull.reason, pull.error = failure.reason, failure.message
-            self.event(pod, "Warning", "Failed", f'Failed to pull image "{image}": '
-                       f"{failure.message}", "kubelet", node, name)
-            self.event(pod, "Warning", "Failed", "Error: ErrImagePull", "kubelet", node, name)
-            waiting[name] = ("ErrImagePull", failure.message)
-            retry = _soonest(retry, min(self.timing.backoff / 2, self.timing.back_off(
-                pull.failures)))
+            why, again = self._pull(pod, c, mem, node)
+            if why is not None:
+                waiting[c["name"]] = why
+            if again is not None:
+                retry = _soonest(retry, again)
         return waiting, retry
+
+    def _pull(self, pod: Obj, c: Obj, mem: PodMemory, node: str,
+              ) -> tuple[tuple[str, str] | None, float | None]:
+        """EnsureImageExists for one container: None when the image is there (Events
+        "Pulled", or "Pulling" and "Pulled"), else the waiting (reason, message) - after a
+        failed pull ErrImagePull, then ImagePullBackOff until the back-off ends - and when to
+        look again."""
+        t = time.time()
+        name, image = c["name"], c.get("image", "")
+        pull = mem.pulls.get(name)
+        if pull is None or pull.image != image:
+            pull = mem.pulls[name] = ImagePull(image)
+        if pull.done:
+            return None, None
+        if pull.reason in ("InvalidImageName", "ErrImageNeverPull"):
+            return (pull.reason, pull.error), None   # no retry: the spec must change
+        if pull.failures:
+            step = self.timing.back_off(pull.failures)
+            shown = min(self.timing.backoff / 2, step)  # ErrImagePull until the next sync
+            if t < pull.failed_at + shown:
+                return ("ErrImagePull", pull.error), pull.failed_at + shown - t
+            if t < pull.failed_at + step:
+                if not pull.backoff_told:
+                    pull.backoff_told = True
+                    self.event(pod, "Normal", "BackOff", f'Back-off pulling image "{image}"',
+                               "kubelet", node, name)
+                    self.event(pod, "Warning", "Failed", "Error: ImagePullBackOff", "kubelet",
+                               node, name)
+                return ("ImagePullBackOff", f'Back-off pulling image "{image}": ErrImagePull: '
+                                            f"{pull.error}"), pull.failed_at + step - t
+        failure = self._pull_failure(image)
+        policy = c.get("imagePullPolicy", "IfNotPresent")
+        if failure is not None and failure.reason == "InvalidImageName":
+            pull.reason, pull.error = failure.reason, failure.message
+            self.event(pod, "Warning", "InspectFailed", failure.message, "kubelet", node, name)
+            self.event(pod, "Warning", "Failed", "Error: InvalidImageName", "kubelet", node,
+                       name)
+            return (pull.reason, pull.error), None
+        if policy == "Never" and failure is not None:
+            pull.reason = "ErrImageNeverPull"
+            pull.error = f'Container image "{image}" is not present with pull policy of Never'
+            self.event(pod, "Warning", "ErrImageNeverPull", pull.error, "kubelet", node, name)
+            self.event(pod, "Warning", "Failed", "Error: ErrImageNeverPull", "kubelet", node,
+                       name)
+            return (pull.reason, pull.error), None
+        if failure is None and policy != "Always":
+            pull.done = True
+            self.event(pod, "Normal", "Pulled", f'Container image "{image}" already present on '
+                       f"machine and can be accessed by the pod", "kubelet", node, name)
+            return None, None
+        self.event(pod, "Normal", "Pulling", f'Pulling image "{image}"', "kubelet", node, name)
+        if failure is None:
+            pull.done = True
+            self._pulled(pod, c, node)
+            return None, None
+        pull.failures += 1
+        pull.failed_at, pull.backoff_told = t, False
+        pull.reason, pull.error = failure.reason, failure.message
+        self.event(pod, "Warning", "Failed", f'Failed to pull image "{image}": '
+                   f"{failure.message}", "kubelet", node, name)
+        self.event(pod, "Warning", "Failed", "Error: ErrImagePull", "kubelet", node, name)
+        return ("ErrImagePull", failure.message), min(self.timing.backoff / 2,
+                                                      self.timing.back_off(pull.failures))
 
     def _pull_failure(self, image: str) -> Any:
         check = getattr(self.runtime, "pull_failure", None)
@@ -694,16 +691,23 @@ class Controllers:
         by_name = {cs.get("name"): cs for cs in status.get("containerStatuses") or []}
         policy = pod["spec"].get("restartPolicy", "Always")
         grace = pod["spec"].get("terminationGracePeriodSeconds", 30)
+        wake: float | None = None     # the soonest kill or restart due (one timer per pod)
         for c in pod["spec"]["containers"]:
             name = c["name"]
             cs = by_name.get(name)
             if cs is None:
                 continue
+            if "running" in (cs.get("state") or {}) and cs.get("image") and \
+                    cs["image"] != image_ref(c.get("image", "")):
+                mem.kill.setdefault(name, "definition")   # kubectl set image on the pod
+                self.prober.stop(pod["metadata"].get("uid", ""), name)
             why = mem.kill.get(name)
             if why and "running" in (cs.get("state") or {}):
                 if name not in mem.kill_at:
-                    self.event(pod, "Normal", "Killing", f"Container {name} failed {why} probe, "
-                               f"will be restarted", "kubelet", node, name)
+                    what = "definition changed" if why == "definition" else \
+                        f"failed {why} probe"
+                    self.event(pod, "Normal", "Killing", f"Container {name} {what}, will be "
+                               f"restarted", "kubelet", node, name)
                     # a server stops on SIGTERM at once; anything else waits out the grace
                     # period (capped) and is SIGKILLed
                     soft = getattr(self.runtime, "stops_on_sigterm", lambda _: True)(c)
@@ -711,7 +715,7 @@ class Controllers:
                         float(c.get("livenessProbe", {}).get("terminationGracePeriodSeconds")
                               or grace), self.timing.terminate)
                 if t < mem.kill_at[name]:
-                    self.later(mem.kill_at[name] - t, "kubelet", key)
+                    wake = _soonest(wake, mem.kill_at[name] - t)
                     continue
                 del mem.kill_at[name]
                 soft = getattr(self.runtime, "stops_on_sigterm", lambda _: True)(c)
@@ -743,8 +747,22 @@ class Controllers:
                     mem.announced.add((name, rs.last))
                     self.event(pod, "Warning", "BackOff", f"Back-off restarting failed container "
                                f"{name} in pod {pod_ref(pod)}", "kubelet", node, name)
-                self.later(rs.backoff - (t - finished), "kubelet", key)
+                wake = _soonest(wake, rs.backoff - (t - finished))
                 continue
+            if name not in mem.pulling:   # each start ensures the image again
+                mem.pulling.add(name)
+                pull = mem.pulls.get(name)
+                if pull is not None and pull.done:
+                    pull.done = False
+            waiting, again = self._pull(pod, c, mem, node)
+            if waiting is not None:   # e.g. set image to a tag that does not exist
+                cs.update(lastState={"terminated": dead}, ready=False, started=False,
+                          image=c.get("image", ""), imageID="",
+                          state={"waiting": {"reason": waiting[0], "message": waiting[1]}})
+                if again is not None:
+                    wake = _soonest(wake, again)
+                continue
+            mem.pulling.discard(name)
             rs.backoff = self.timing.backoff if not rs.backoff else min(
                 rs.backoff * 2, self.timing.backoff * 30)
             rs.last = finished
@@ -754,14 +772,6 @@ class Controllers:
                 cs.get("restartCount") or 0) + 1, state={"running": {"startedAt": ts}},
                 started=True, ready=not probed)
             mem.ready[name] = not probed
-            if c.get("imagePullPolicy") == "Always":
-                self.event(pod, "Normal", "Pulling", f'Pulling image "{c.get("image", "")}"',
-                           "kubelet", node, name)
-                self._pulled(pod, c, node)
-            else:
-                self.event(pod, "Normal", "Pulled", f'Container image "{c.get("image", "")}" '
-                           f"already present on machine and can be accessed by the pod",
-                           "kubelet", node, name)
             self.event(pod, "Normal", "Created", f"Created container: {name}", "kubelet", node,
                        name)
             self.event(pod, "Normal", "Started", f"Started container {name}", "kubelet", node,
@@ -773,6 +783,8 @@ class Controllers:
         self._start_probes(pod, {n for n, cs in by_name.items()
                                  if "running" in (cs.get("state") or {})
                                  and n not in mem.kill})
+        if wake is not None:
+            self.later(wake, "kubelet", key)
         new = dict(pod, status=self._running_status(pod, dict(pod, status=status),
                                                     st["podIP"], mem))
         if new["status"] != st:

@@ -126,7 +126,8 @@ def running_status(pod: dict[str, Any], ip: str,
     st = copy.deepcopy(pod.get("status") or {})
     prev = {cs.get("name"): cs for cs in st.get("containerStatuses") or []}
     kept = {n: cs["state"] for n, cs in prev.items() if "terminated" in (cs.get("state") or {})
-            or ((cs.get("state") or {}).get("waiting") or {}).get("reason") == "CrashLoopBackOff"}
+            or ((cs.get("state") or {}).get("waiting") or {}).get("reason") not in (
+                None, "ContainerCreating")}
     names = [c["name"] for c in pod["spec"]["containers"]]
     ready_of = {n: (ready_map if isinstance(ready_map, bool) else ready_map.get(n, False))
                 and n not in kept for n in names}
@@ -158,8 +159,10 @@ def running_status(pod: dict[str, Any], ip: str,
     st.update({
         "phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}], "conditions": conds + extra,
         "containerStatuses": [{
-            "name": c["name"], "image": _image_ref(c.get("image", "")),
-            "imageID": f"{_image_ref(c.get('image', ''))}@sha256:" + "0" * 64,
+            "name": c["name"], "image": image_ref(c.get("image", "")),
+            "imageID": f"{image_ref(c.get('image', ''))}@sha256:" + "0" * 64,
+            **({"image": c.get("image", ""), "imageID": ""} if "waiting" in kept.get(
+                c["name"], {}) and (prev.get(c["name"]) or {}).get("imageID") == "" else {}),
             "containerID": "kubesim://" + pod["metadata"]["uid"].replace("-", "")[:16] + c["name"],
             "ready": ready_of[c["name"]],
             "restartCount": (prev.get(c["name"]) or {}).get("restartCount", 0),
@@ -173,7 +176,7 @@ def running_status(pod: dict[str, Any], ip: str,
     return st
 
 
-def _image_ref(image: str) -> str:
+def image_ref(image: str) -> str:
     name = image
     if "/" not in name.split(":")[0] or "." not in name.split("/")[0]:
         name = "docker.io/" + ("library/" + name if "/" not in name else name)
@@ -299,6 +302,7 @@ class PodMemory:
     kill_at: dict[str, float] = field(default_factory=dict)    # when the kill completes
     dead: dict[str, dict[str, Any]] = field(default_factory=dict)  # killed, to restart
     announced: set[tuple[str, float]] = field(default_factory=set)  # back-offs told (Events)
+    pulling: set[str] = field(default_factory=set)             # restarts ensuring their image
 
 
 PROBE_KINDS = (("startup", "startupProbe", "Startup"), ("liveness", "livenessProbe", "Liveness"),

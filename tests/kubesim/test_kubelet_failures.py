@@ -323,3 +323,22 @@ def test_busybox_without_a_command_completes_and_crash_loops(fast: Sim, core: An
     assert (cs.last_state.terminated.reason, cs.last_state.terminated.exit_code) == \
         ("Completed", 0)
     assert cs.restart_count >= 1
+
+
+def test_set_image_on_a_bare_pod_restarts_its_container(fast: Sim, core: Any, ns: str) -> None:
+    core.create_namespaced_pod(ns, nginx_pod("web"))
+    wait_until("web running", lambda: row(fast, ns, "web")[1:3] == ["1/1", "Running"])
+    fast.kubectl("-n", ns, "set", "image", "pod/web", "nginx=nginx:1.299")
+    wait_until("web backing off the new image", lambda: row(fast, ns, "web")[1:3] in (
+        ["0/1", "ErrImagePull"], ["0/1", "ImagePullBackOff"]))
+    pod = core.read_namespaced_pod("web", ns)
+    assert pod.status.phase == "Running"          # it has run: not Pending again
+    cs = pod.status.container_statuses[0]
+    assert cs.last_state.terminated.reason == "Completed" and cs.image == "nginx:1.299"
+    assert ("Normal", "Killing", "Container nginx definition changed, will be restarted") in \
+        events(core, ns, "web")
+    fast.kubectl("-n", ns, "set", "image", "pod/web", "nginx=nginx:1.29")
+    wait_until("web running the good image again", lambda: row(fast, ns, "web")[1:3] == [
+        "1/1", "Running"])
+    cs = core.read_namespaced_pod("web", ns).status.container_statuses[0]
+    assert (cs.image, cs.restart_count) == ("docker.io/library/nginx:1.29", 1)
