@@ -438,3 +438,27 @@ def test_status_apply_conflicts_with_the_controller(sim: Sim, ns: str, tmp_path:
          "status": {"replicas": 5}}, content_type="application/apply-patch+yaml")
     assert code == 200 and out["status"]["replicas"] == 1
     assert "me" not in [e["manager"] for e in out["metadata"]["managedFields"]]
+
+
+def test_gen_ssa_reads_list_types_as_the_api_server_does() -> None:
+    """kube-openapi's schemaconv: x-kubernetes-list-type first, then a merge patch strategy
+    (with a key: a map list; without: a set), anything else atomic."""
+    from kubesim.gen_ssa import list_relationship
+
+    assert list_relationship({"x-kubernetes-list-type": "map",
+                              "x-kubernetes-list-map-keys": ["port", "protocol"],
+                              "x-kubernetes-patch-merge-key": "port",
+                              "x-kubernetes-patch-strategy": "merge"}) == ["map", "port", "protocol"]
+    assert list_relationship({"x-kubernetes-list-type": "atomic",
+                              "x-kubernetes-patch-merge-key": "ip",
+                              "x-kubernetes-patch-strategy": "merge"}) == ["atomic"]
+    assert list_relationship({"x-kubernetes-patch-strategy": "merge,retainKeys",
+                              "x-kubernetes-patch-merge-key": "name"}) == ["map", "name"]
+    assert list_relationship({"x-kubernetes-patch-strategy": "merge"}) == ["set"]
+    assert list_relationship({"x-kubernetes-patch-strategy": "retainKeys"}) == ["atomic"]
+    assert list_relationship({}) == ["atomic"]
+    from kubesim import schema
+    assert schema.SSA["V1ObjectMeta"]["finalizers"] == ["set"]
+    assert schema.SSA["V1ServiceSpec"]["selector"] == ["atomic"]
+    assert schema.SSA["V1LabelSelector"][""] == ["atomic"]
+    assert schema.KEY_DEFAULTS["V1ServicePort"]["protocol"] == "TCP"
