@@ -19,6 +19,7 @@ Obj = dict[str, Any]
 KINDS = {"statefulsets", "daemonsets", "controllerrevisions", "ingresses", "ingressclasses"}
 TEMPLATE_GENERATION = "deprecated.daemonset.template.generation"
 DEFAULT_CLASS = "ingressclass.kubernetes.io/is-default-class"
+LEGACY_CLASS = "kubernetes.io/ingress.class"
 PATH_TYPES = ["Exact", "ImplementationSpecific", "Prefix"]
 WILDCARD_MSG = ("a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS "
                 "subdomain, which must consist of lower case alphanumeric characters, '-' or '.' "
@@ -77,16 +78,19 @@ def default(plural: str, obj: Obj) -> None:
         obj.setdefault("status", {}).setdefault("loadBalancer", {})
 
 
-def admit(plural: str, obj: Obj, store: Any) -> None:
-    """Mutating admission on create. DefaultIngressClass: an Ingress without a class (and
-    without the old ``kubernetes.io/ingress.class`` annotation) gets the default IngressClass,
-    the newest one if several carry ``ingressclass.kubernetes.io/is-default-class: "true"``."""
+def admit(plural: str, obj: Obj, store: Any) -> list[str]:
+    """Admission on create; returns the warnings for the client. DefaultIngressClass: an
+    Ingress without a class (and without the old ``kubernetes.io/ingress.class`` annotation,
+    which draws a deprecation warning) gets the default IngressClass, the newest one if several
+    carry ``ingressclass.kubernetes.io/is-default-class: "true"``."""
     if plural != "ingresses":
-        return
+        return []
     spec = obj.setdefault("spec", {})
-    if spec.get("ingressClassName") is not None or \
-            "kubernetes.io/ingress.class" in (obj["metadata"].get("annotations") or {}):
-        return
+    if LEGACY_CLASS in (obj["metadata"].get("annotations") or {}):
+        return [f'annotation "{LEGACY_CLASS}" is deprecated, please use '
+                "'spec.ingressClassName' instead"]
+    if spec.get("ingressClassName") is not None:
+        return []
     from .resources import BY_KIND
 
     classes = [c for c in store.iter(BY_KIND[("networking.k8s.io", "IngressClass")])
@@ -95,6 +99,7 @@ def admit(plural: str, obj: Obj, store: Any) -> None:
         newest = max(classes, key=lambda c: (c["metadata"].get("creationTimestamp", ""),
                                              c["metadata"]["name"]))
         spec["ingressClassName"] = newest["metadata"]["name"]
+    return []
 
 
 def prepare_update(plural: str, obj: Obj, old: Obj) -> None:

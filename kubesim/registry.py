@@ -301,7 +301,7 @@ class Registry:
         if res.plural == "pods":
             admit_pod(obj)
         elif res.plural in kinds.KINDS:
-            kinds.admit(res.plural, obj, self.store)
+            self.warnings.extend(kinds.admit(res.plural, obj, self.store))
         errs = self._validate(res, obj, None)
         if errs:
             raise errors.invalid_error(res.kind, res.group, md["name"], errs)

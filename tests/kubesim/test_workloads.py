@@ -649,7 +649,13 @@ def test_default_ingress_class_is_filled_in_on_create(sim: Sim, api: Any, ns: st
         legacy = ingress(defaultBackend=backend)
         legacy["metadata"] = {"name": "legacy", "annotations": {
             "kubernetes.io/ingress.class": "nginx"}}
-        assert net.create_namespaced_ingress(ns, legacy).spec.ingress_class_name is None
+        code, body, headers = sim.request(
+            "POST", f"/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses", legacy)
+        assert code == 201 and "ingressClassName" not in body["spec"]
+        assert headers["Warning"] == ('299 - "annotation \\"kubernetes.io/ingress.class\\" is '
+                                      "deprecated, please use 'spec.ingressClassName' instead\"")
+        done = sim.kubectl("-n", ns, "annotate", "ing", "legacy", "x=y")
+        assert "deprecated" not in done.stderr  # a create-time warning only
         out = net.patch_namespaced_ingress("web", ns, [
             {"op": "remove", "path": "/spec/ingressClassName"}])
         assert out.spec.ingress_class_name is None  # admission is for creates only
