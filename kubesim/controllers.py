@@ -495,27 +495,53 @@ class Controllers:
                 in_use = {ip for ip, _ in self.on_node.get(node, {}).values() if ip}
                 ip = self.net.allocate(node, in_use)
             waiting, retry = self._pull_images(pod, mem, node)
-            if waiting:
+            if retry is not None:
+                self.later(retry, "kubelet", key)
+            if waiting and len(waiting) == len(pod["spec"]["containers"]):
                 new = dict(pod, status=waiting_status(pod, ip, waiting))
                 if new["status"] != st:
                     self.reg.update(PODS, key[0], key[1], new, subresource="status",
                                     check_rv=False)
-                if retry is not None:
-                    self.later(retry, "kubelet", key)
                 return
-            # a probed container is ready after its first passing probe
-            mem.ready = {c["name"]: not self._probed(pod, c, "readinessProbe")
-                         for c in pod["spec"]["containers"]}
-            new = dict(pod, status=self._running_status(pod, pod, ip, mem))
-            self.reg.update(PODS, key[0], key[1], new, subresource="status", check_rv=False)
-            for c in pod["spec"]["containers"]:
-                self.event(pod, "Normal", "Created", f"Created container: {c['name']}",
-                           "kubelet", node, c["name"])
-                self.event(pod, "Normal", "Started", f"Started container {c['name']}",
-                           "kubelet", node, c["name"])
+            # start the containers whose image is there (a probed container is ready after
+            # its first passing probe); the pod is Running once every container has started
+            ts = now()
+            fresh_names = [c["name"] for c in pod["spec"]["containers"]
+                           if c["name"] not in waiting and c["name"] not in mem.running]
+            for name in fresh_names:
+                c = next(c for c in pod["spec"]["containers"] if c["name"] == name)
+                mem.ready[name] = not self._probed(pod, c, "readinessProbe")
+            shaped = copy.deepcopy(pod)
+            prev = {cs.get("name"): cs for cs in st.get("containerStatuses") or []}
+            shaped["status"]["containerStatuses"] = [dict(
+                prev.get(c["name"]) or {"name": c["name"]},
+                state={"waiting": dict(zip(("reason", "message"), waiting[c["name"]],
+                                           strict=True))}
+                if c["name"] in waiting else (prev.get(c["name"]) or {}).get("state")
+                if c["name"] in mem.running else {"running": {"startedAt": ts}},
+                imageID="" if c["name"] in waiting else "x")
+                for c in pod["spec"]["containers"]]
+            status = self._running_status(pod, shaped, ip, mem)
+            if waiting:
+                status["phase"] = "Pending"   # one or more containers have not started
+            if status != st:
+                self.reg.update(PODS, key[0], key[1], dict(pod, status=status),
+                                subresource="status", check_rv=False)
+            for name in fresh_names:
+                self.event(pod, "Normal", "Created", f"Created container: {name}", "kubelet",
+                           node, name)
+                self.event(pod, "Normal", "Started", f"Started container {name}", "kubelet",
+                           node, name)
             fresh = self.store.get(PODS, key[0], key[1])
-            self.runtime.started(fresh)
-            self._start_probes(fresh)
+            if fresh_names and not mem.running and not waiting:
+                self.runtime.started(fresh)       # the whole pod at once
+            else:
+                start = getattr(self.runtime, "start_container", None)
+                for name in fresh_names:          # some now, the rest when their images come
+                    if start is not None:
+                        start(fresh, name)
+            mem.running.update(fresh_names)
+            self._start_probes(fresh, set(fresh_names))
             return
         if st.get("phase") == "Running":
             self._sync_running(pod, mem, node)

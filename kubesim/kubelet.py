@@ -303,6 +303,7 @@ class PodMemory:
     dead: dict[str, dict[str, Any]] = field(default_factory=dict)  # killed, to restart
     announced: set[tuple[str, float]] = field(default_factory=set)  # back-offs told (Events)
     pulling: set[str] = field(default_factory=set)             # restarts ensuring their image
+    running: set[str] = field(default_factory=set)             # containers started once
 
 
 PROBE_KINDS = (("startup", "startupProbe", "Startup"), ("liveness", "livenessProbe", "Liveness"),

@@ -342,3 +342,21 @@ def test_set_image_on_a_bare_pod_restarts_its_container(fast: Sim, core: Any, ns
         "1/1", "Running"])
     cs = core.read_namespaced_pod("web", ns).status.container_statuses[0]
     assert (cs.image, cs.restart_count) == ("docker.io/library/nginx:1.29", 1)
+
+
+def test_the_good_containers_of_a_pod_start_while_one_image_fails(fast: Sim, core: Any,
+                                                                  ns: str) -> None:
+    pod = nginx_pod("two")
+    pod["spec"]["containers"].append({"name": "side", "image": "busybox:9.99",
+                                      "command": ["sleep", "3600"]})
+    core.create_namespaced_pod(ns, pod)
+    wait_until("1/2 and the sidecar's pull failing", lambda: row(fast, ns, "two")[1:3] in (
+        ["1/2", "ErrImagePull"], ["1/2", "ImagePullBackOff"]))
+    got = core.read_namespaced_pod("two", ns)
+    assert got.status.phase == "Pending"          # not every container has started
+    web, side = got.status.container_statuses
+    assert web.ready and web.state.running and not side.ready and side.state.waiting
+    fast.kubectl("-n", ns, "set", "image", "pod/two", "side=busybox:1.37")
+    wait_until("2/2 Running", lambda: row(fast, ns, "two")[1:4] == ["2/2", "Running", "0"])
+    started = [m for _, r, m in events(core, ns, "two") if r == "Started"]
+    assert sorted(started) == ["Started container nginx", "Started container side"]
