@@ -421,7 +421,7 @@ class Registry:
         bmd = body.get("metadata") or {}
         fresh = bmd.get("resourceVersion") == old["metadata"]["resourceVersion"]
         for k in ("labels", "annotations"):
-            if fresh and k in bmd and (k, res.group) != ("labels", "apps"):
+            if fresh and k in bmd and (k, res.plural) != ("labels", "deployments"):
                 new["metadata"][k] = copy.deepcopy(bmd[k])
                 if not bmd[k]:
                     del new["metadata"][k]
@@ -585,7 +585,7 @@ def reset_fields(res: Resource, subresource: str) -> frozenset[tuple[str, ...]]:
     if subresource == "status":
         extra = {"pods": {("f:metadata", "f:deletionTimestamp"),
                           ("f:metadata", "f:ownerReferences")}}.get(res.plural, set())
-        if res.group == "apps":
+        if res.plural == "deployments":  # (StatefulSets, DaemonSets, ReplicaSets keep them)
             extra = {("f:metadata", "f:labels")}
         return frozenset({("f:spec",)} | extra)
     if res.plural in STATUS_SUBRESOURCE and subresource != "scale":

@@ -21,7 +21,8 @@ Case keys:
   repeat                   create `repeat` copies of the request's Service (names <name>-<i>) and
                            report the allocation bands seen (for allocation-order rules)
   steps                    a sequence of requests, each like `request` plus `manager`
-                           (fieldManager), `force`, `dryrun`, and verb `apply` (server-side apply of
+                           (fieldManager), `force`, `dryrun`, `subresource` (status: an update
+                           merges the manifest into the live object), verb `apply` (server-side apply of
                            `manifest`); the result lists each step's normalised answer and
                            the object's managedFields (times left out)
   workload                 {kind: StatefulSet|DaemonSet, name: NAME, stages: [...]}: after the
@@ -149,8 +150,8 @@ def collection(kind: str, ns: str) -> str:
         if kind in CLUSTER_SCOPED:
             return f"/{prefix}/{plural}"
         return f"/{prefix}/namespaces/{ns}/{plural}"
-    if kind == "Deployment":
-        return f"/apis/apps/v1/namespaces/{ns}/deployments"
+    if kind in ("Deployment", "ReplicaSet"):
+        return f"/apis/apps/v1/namespaces/{ns}/{kind.lower()}s"
     if kind == "EndpointSlice":
         return f"/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices"
     return f"/api/v1/namespaces/{ns}/{PLURAL[kind]}"
@@ -595,6 +596,7 @@ def _run_step(cluster: Cluster, step: dict, ns: str, created: dict[str, dict]) -
     kind = (manifest or {}).get("kind", step.get("kind", "Service"))
     name = (manifest or {}).get("metadata", {}).get("name") or step.get("name")
     path = f"{collection(kind, ns)}/{name}"
+    write_path = path + (f"/{step['subresource']}" if step.get("subresource") else "")
     query = []
     if step.get("manager"):
         query.append(f"fieldManager={step['manager']}")
@@ -606,19 +608,28 @@ def _run_step(cluster: Cluster, step: dict, ns: str, created: dict[str, dict]) -
     code, before = cluster.request("GET", path)
     before = before if code == 200 else None
     if verb == "apply":
-        code, body = cluster.request("PATCH", path + qs, manifest, "application/apply-patch+yaml")
+        code, body = cluster.request("PATCH", write_path + qs, manifest,
+                                     "application/apply-patch+yaml")
     elif verb == "create":
         code, body = cluster.request("POST", collection(kind, ns) + qs, manifest)
     elif verb == "update":
         manifest = copy.deepcopy(manifest)
         manifest["metadata"]["resourceVersion"] = (before or {}).get(
             "metadata", {}).get("resourceVersion")
-        code, body = cluster.request("PUT", path + qs, manifest)
+        if step.get("subresource"):  # the live object with the step's changes merged in,
+            for _ in range(10):      # again if a controller wrote in between (RetryOnConflict)
+                code, body = cluster.request("PUT", write_path + qs,
+                                             _merged(before or {}, manifest))
+                if code != 409:
+                    break
+                _, before = cluster.request("GET", path)
+        else:
+            code, body = cluster.request("PUT", write_path + qs, manifest)
     elif verb in ("merge-patch", "strategic-patch", "json-patch"):
         ctype = {"merge-patch": "application/merge-patch+json",
                  "strategic-patch": "application/strategic-merge-patch+json",
                  "json-patch": "application/json-patch+json"}[verb]
-        code, body = cluster.request("PATCH", path + qs, step["patch"], ctype)
+        code, body = cluster.request("PATCH", write_path + qs, step["patch"], ctype)
     elif verb == "get":
         code, body = cluster.request("GET", path)
     else:
@@ -638,6 +649,13 @@ def _run_step(cluster: Cluster, step: dict, ns: str, created: dict[str, dict]) -
             obj.pop("status", None)
             out["object"] = obj
         out["managedFields"] = normalise_managed_fields(body)
+    return out
+
+
+def _merged(live: dict, changes: dict) -> dict:
+    out = copy.deepcopy(live)
+    for k, v in changes.items():
+        out[k] = _merged(out.get(k) or {}, v) if isinstance(v, dict) else copy.deepcopy(v)
     return out
 
 
