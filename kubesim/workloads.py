@@ -495,24 +495,30 @@ class Workloads:
         min_ready = int(sts["spec"].get("minReadySeconds") or 0)
         waits = []
         for p in self.store.in_namespace(PODS, key[0]):
-            if not controlled_by(p, sts) or p["metadata"].get("deletionTimestamp"):
+            if not controlled_by(p, sts):
                 continue
+            # as computeReplicaStatus counts: every created pod, terminating ones too, is a
+            # replica (and ready while its containers still run); only the others have a
+            # revision that counts
             replicas += 1
-            if running_and_ready(p):
+            going = bool(p["metadata"].get("deletionTimestamp"))
+            live = dict(p, metadata=dict(p["metadata"], deletionTimestamp=None)) if going else p
+            if running_and_ready(live):
                 ready += 1
-            wait = available_in(p, min_ready)
+            wait = available_in(live, min_ready)
             if wait == 0:
                 available += 1
             elif wait is not None:
                 waits.append(wait)
+            if going:
+                continue
             rev = (p["metadata"].get("labels") or {}).get(REVISION_LABEL)
             if rev == current_name:
                 current += 1
             if rev == update_name:
                 updated += 1
         old = sts.get("status") or {}
-        want = sts["spec"].get("replicas", 1)
-        if rolling and updated == replicas and ready == replicas and replicas == want:
+        if rolling and updated == replicas and ready == replicas:
             current_name, current = update_name, updated  # the rolling update is complete
         status: Obj = {"observedGeneration": sts["metadata"].get("generation", 1),
                        "replicas": replicas, "readyReplicas": ready, "currentReplicas": current,
