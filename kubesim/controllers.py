@@ -443,7 +443,7 @@ class Controllers:
             if wait > 0:
                 self.later(wait, "kubelet", key)
                 return
-            if st.get("phase") in ("Running", "Pending") and st.get("containerStatuses"):
+            if st.get("phase") == "Running":
                 # the containers exit: the last status a watcher sees is "0/1 Completed"
                 self.reg.update(PODS, key[0], key[1], dict(pod, status=terminated_status(pod)),
                                 subresource="status", check_rv=False)
@@ -737,9 +737,10 @@ class Controllers:
                     # a server stops on SIGTERM at once; anything else waits out the grace
                     # period (capped) and is SIGKILLed
                     soft = getattr(self.runtime, "stops_on_sigterm", lambda _: True)(c)
+                    probe = c.get(f"{why}Probe") or {}
                     mem.kill_at[name] = t if soft else t + min(
-                        float(c.get("livenessProbe", {}).get("terminationGracePeriodSeconds")
-                              or grace), self.timing.terminate)
+                        float(probe.get("terminationGracePeriodSeconds") or grace),
+                        self.timing.terminate)
                 if t < mem.kill_at[name]:
                     wake = _soonest(wake, mem.kill_at[name] - t)
                     continue
