@@ -614,8 +614,6 @@ def _run_step(cluster: Cluster, step: dict, ns: str, created: dict[str, dict]) -
         code, body = cluster.request("POST", collection(kind, ns) + qs, manifest)
     elif verb == "update":
         manifest = copy.deepcopy(manifest)
-        manifest["metadata"]["resourceVersion"] = (before or {}).get(
-            "metadata", {}).get("resourceVersion")
         if step.get("subresource"):  # the live object with the step's changes merged in,
             for _ in range(10):      # again if a controller wrote in between (RetryOnConflict)
                 code, body = cluster.request("PUT", write_path + qs,
@@ -624,6 +622,8 @@ def _run_step(cluster: Cluster, step: dict, ns: str, created: dict[str, dict]) -
                     break
                 _, before = cluster.request("GET", path)
         else:
+            manifest["metadata"]["resourceVersion"] = (before or {}).get(
+                "metadata", {}).get("resourceVersion")
             code, body = cluster.request("PUT", write_path + qs, manifest)
     elif verb in ("merge-patch", "strategic-patch", "json-patch"):
         ctype = {"merge-patch": "application/merge-patch+json",
