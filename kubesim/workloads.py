@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import errors
-from .controllers import _key, _parse, controlled_by, owner_ref, pod_active, pod_ready
+from .controllers import _key, _parse, controlled_by, owner_ref, pod_ready
 from .kinds import TEMPLATE_GENERATION, controller_revision_data
 from .registry import R, now
 from .selectors import match_label_selector
@@ -94,6 +94,12 @@ def available_in(p: Obj, min_ready: int) -> float | None:
     since = next((c.get("lastTransitionTime") for c in (p.get("status") or {}).get(
         "conditions") or [] if c.get("type") == "Ready"), None)
     return max(_parse(since) + min_ready - time.time(), 0.0)
+
+
+def _scheduled_then_oldest(p: Obj) -> tuple[int, str, str]:
+    """podByCreationTimestampAndPhase: scheduled pods first, then the oldest, then by name."""
+    return (0 if p["spec"].get("nodeName") else 1, p["metadata"].get("creationTimestamp", ""),
+            p["metadata"]["name"])
 
 
 def _failed(p: Obj) -> bool:
@@ -547,67 +553,69 @@ class Workloads:
         tmpl = spec.get("template") or {}
         update_rev, _ = self._revisions(ds, tmpl, REVISION_LABEL)
         h = (update_rev["metadata"].get("labels") or {}).get(REVISION_LABEL, "")
-        sel = spec.get("selector")
-        by_node: dict[str, list[Obj]] = {}
         for p in self.store.in_namespace(PODS, ns):
             if not controlled_by(p, ds):
-                p = self._adopt(ds, p)
-            if controlled_by(p, ds) and match_label_selector(sel, p["metadata"].get("labels")):
-                node = p["spec"].get("nodeName") or pinned_node(p) or ""
-                by_node.setdefault(node, []).append(p)
-        pod_spec = tmpl.get("spec") or {}
-        tolerations = (pod_spec.get("tolerations") or []) + DS_TOLERATIONS
-        wanted = []
-        for node in sorted(self.store.iter(NODES), key=lambda n: n["metadata"]["name"]):
-            if node_affinity_matches(pod_spec, node) and untolerated(node, tolerations) is None:
-                wanted.append(node["metadata"]["name"])
-        misscheduled = 0
-        for node_name, pods in by_node.items():
-            if node_name in wanted:
-                continue
-            for p in pods:
-                if pod_active(p):
-                    misscheduled += 1
-                    self._delete_pod(ds, p, "daemonset")
+                self._adopt(ds, p)
+        by_node = self._ds_pods_by_node(ds)
+        wanted, keep = self._ds_nodes(ds)
+        # a node tainted NoSchedule under a running daemon pod still counts while the pod is
+        # there (a v1.37 control plane: desired 2, misscheduled 0; desired 1 once it is gone)
+        wanted = sorted(set(wanted) | {n for n in keep if any(
+            not p["metadata"].get("deletionTimestamp") for p in by_node.get(n, []))})
         strategy = spec.get("updateStrategy") or {}
         rolling = strategy.get("type", "RollingUpdate") == "RollingUpdate"
         max_unavailable, max_surge = self._ds_budgets(ds, len(wanted)) if rolling else (1, 0)
         min_ready = int(spec.get("minReadySeconds") or 0)
         unavailable = surging = 0
         old_pods = []
+        for node_name, pods in by_node.items():
+            if node_name not in keep:  # e.g. a NoExecute taint, a label no longer matching
+                for p in pods:
+                    if not p["metadata"].get("deletionTimestamp"):
+                        self._delete_pod(ds, p, "daemonset")
         for node_name in wanted:
-            pods = [p for p in by_node.get(node_name, [])
-                    if not p["metadata"].get("deletionTimestamp")]
-            for p in pods:
-                if _failed(p):
+            running = []
+            for p in by_node.get(node_name, []):
+                if p["metadata"].get("deletionTimestamp"):
+                    continue
+                if _failed(p):  # a failed (or completed) daemon pod is replaced
+                    phase = (p.get("status") or {}).get("phase")
+                    failed = phase == "Failed"
+                    self.ctl.event(ds, "Warning" if failed else "Normal",
+                                   "FailedDaemonPod" if failed else "SucceededDaemonPod",
+                                   f"Found {'failed' if failed else 'succeeded'} daemon pod "
+                                   f"{ns}/{p['metadata']['name']} on node {node_name}, will try "
+                                   f"to {'kill' if failed else 'delete'} it",
+                                   "daemonset-controller")
                     self._delete_pod(ds, p, "daemonset")
-            pods = sorted((p for p in pods if not _failed(p)),
-                          key=lambda p: p["metadata"].get("creationTimestamp", ""))
-            if not pods:
-                if not by_node.get(node_name):  # none at all (not even one terminating)
+                    continue
+                running.append(p)
+            running.sort(key=_scheduled_then_oldest)
+            if not running:
+                # without surge a pod still terminating holds the node until it is gone
+                if max_surge or not by_node.get(node_name):
                     self._create_ds_pod(ds, node_name, h)
                 unavailable += 1
                 continue
-            new = [p for p in pods if (p["metadata"].get("labels") or {}).get(REVISION_LABEL) == h]
-            old = [p for p in pods if p not in new]
+            new = [p for p in running
+                   if (p["metadata"].get("labels") or {}).get(REVISION_LABEL) == h]
+            old = [p for p in running if p not in new]
             if max_surge and new and old:
-                # surge: the new pod runs beside the old one until it is available
-                for extra in new[1:]:
+                # the oldest new pod beside the oldest old one until the new one is available
+                # (or the old one is no longer ready); any others go
+                for extra in new[1:] + old[1:]:
                     self._delete_pod(ds, extra, "daemonset")
-                if available_in(new[0], min_ready) == 0:
-                    for p in old:
-                        self._delete_pod(ds, p, "daemonset")
+                if not pod_ready(old[0]) or available_in(new[0], min_ready) == 0:
+                    self._delete_pod(ds, old[0], "daemonset")
                 else:
                     surging += 1
                 continue
-            keep = (new or old)[0]
-            for extra in pods:
-                if extra is not keep:
-                    self._delete_pod(ds, extra, "daemonset")
-            if available_in(keep, min_ready) != 0:
+            for extra in running[1:]:  # one pod per node: the oldest stays
+                self._delete_pod(ds, extra, "daemonset")
+            if available_in(running[0], min_ready) != 0:
                 unavailable += 1
-            if not new:
-                old_pods.append(keep)
+            if running[0] not in new:
+                old_pods.append(running[0])
         if rolling and old_pods:
             # unavailable old pods first; then, with maxSurge, a new pod beside an old one on up
             # to maxSurge nodes at a time, else delete old pods within maxUnavailable
@@ -625,6 +633,39 @@ class Workloads:
                     self._delete_pod(ds, p, "daemonset")
                     unavailable += 1
         self._daemonset_status(key, wanted, h)
+
+    def _ds_pods_by_node(self, ds: Obj) -> dict[str, list[Obj]]:
+        """The DaemonSet's pods by target node; a pod already terminal and being deleted no
+        longer counts (getNodesToDaemonPods)."""
+        sel = ds["spec"].get("selector")
+        out: dict[str, list[Obj]] = {}
+        for p in self.store.in_namespace(PODS, ds["metadata"]["namespace"]):
+            if not controlled_by(p, ds) or not match_label_selector(
+                    sel, p["metadata"].get("labels")):
+                continue
+            if p["metadata"].get("deletionTimestamp") and (p.get("status") or {}).get(
+                    "phase") in ("Succeeded", "Failed"):
+                continue
+            out.setdefault(p["spec"].get("nodeName") or pinned_node(p) or "", []).append(p)
+        return out
+
+    def _ds_nodes(self, ds: Obj) -> tuple[list[str], set[str]]:
+        """(nodes that should run the daemon pod, nodes where a running one may stay): a
+        NoSchedule taint keeps new pods off a node, only NoExecute evicts the ones there."""
+        pod_spec = (ds["spec"].get("template") or {}).get("spec") or {}
+        tolerations = (pod_spec.get("tolerations") or []) + DS_TOLERATIONS
+        wanted, keep = [], set()
+        for node in sorted(self.store.iter(NODES), key=lambda n: n["metadata"]["name"]):
+            if not node_affinity_matches(pod_spec, node):
+                continue
+            n = node["metadata"]["name"]
+            if untolerated(node, tolerations) is None:
+                wanted.append(n)
+                keep.add(n)
+            elif not any(t.get("effect") == "NoExecute" and not _tolerated(t, tolerations)
+                         for t in (node.get("spec") or {}).get("taints") or []):
+                keep.add(n)
+        return wanted, keep
 
     @staticmethod
     def _ds_budgets(ds: Obj, desired: int) -> tuple[int, int]:
@@ -678,25 +719,20 @@ class Workloads:
         ds = self.store.find(DS, key[0], key[1])
         if ds is None:
             return
-        sel = ds["spec"].get("selector")
         current = ready = updated = misscheduled = available = 0
         min_ready = int(ds["spec"].get("minReadySeconds") or 0)
         waits = []
-        per_node: dict[str, list[Obj]] = {}
-        for p in self.store.in_namespace(PODS, key[0]):
-            if controlled_by(p, ds) and match_label_selector(
-                    sel, p["metadata"].get("labels")) and pod_active(p):
-                per_node.setdefault(p["spec"].get("nodeName") or pinned_node(p) or "",
-                                    []).append(p)
-        for node, pods in per_node.items():
+        for node, pods in self._ds_pods_by_node(ds).items():
             if node not in wanted:
                 misscheduled += 1
                 continue
             current += 1
-            p = min(pods, key=lambda p: p["metadata"].get("creationTimestamp", ""))  # oldest
-            if running_and_ready(p):
+            p = min(pods, key=_scheduled_then_oldest)
+            # (readiness as the pod reports it, terminating or not)
+            live = dict(p, metadata=dict(p["metadata"], deletionTimestamp=None))
+            if running_and_ready(live):
                 ready += 1
-            wait = available_in(p, min_ready)
+            wait = available_in(live, min_ready)
             if wait == 0:
                 available += 1
             elif wait is not None:

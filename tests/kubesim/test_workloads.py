@@ -662,3 +662,35 @@ def test_default_ingress_class_is_filled_in_on_create(sim: Sim, api: Any, ns: st
     finally:
         for n in names:
             net.delete_ingress_class(n)
+
+
+def test_daemonset_and_taints_added_later(sim: Sim, api: Any, ns: str) -> None:
+    """As on a real v1.37 control plane: a NoSchedule taint leaves the running daemon pod (still
+    desired, not misscheduled) but a deleted one is not replaced there; NoExecute removes it."""
+    core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+    apply(sim, ns, daemonset())
+
+    def status() -> tuple[int, int, int]:
+        st = apps.read_namespaced_daemon_set("agent", ns).status
+        return (st.desired_number_scheduled, st.number_ready, st.number_misscheduled)
+
+    wait_until("2 ready", lambda: status() == (2, 2, 0))
+    node = "kubesim-worker2"
+    try:
+        sim.kubectl("taint", "node", node, "lab=x:NoSchedule")
+        time.sleep(0.3)
+        assert status() == (2, 2, 0)
+        [pod] = [p for p in core.list_namespaced_pod(ns).items if p.spec.node_name == node]
+        sim.kubectl("-n", ns, "delete", "pod", pod.metadata.name)
+        wait_until("desired 1", lambda: status() == (1, 1, 0))
+        time.sleep(0.3)
+        assert [p.spec.node_name for p in core.list_namespaced_pod(ns).items] == [
+            "kubesim-worker"]
+        sim.kubectl("taint", "node", node, "lab=x:NoSchedule-")
+        wait_until("back on both workers", lambda: status() == (2, 2, 0))
+        sim.kubectl("taint", "node", node, "lab=y:NoExecute")
+        wait_until("evicted", lambda: status() == (1, 1, 0) and [
+            p.spec.node_name for p in core.list_namespaced_pod(ns).items
+            if not p.metadata.deletion_timestamp] == ["kubesim-worker"])
+    finally:
+        sim.kubectl("taint", "node", node, "lab-", check=False)
