@@ -646,6 +646,12 @@ def _run_step(cluster: Cluster, step: dict, ns: str, created: dict[str, dict]) -
             meta = obj.get("metadata", {})
             obj["metadata"] = {k: meta[k] for k in ("name", "labels", "annotations", "finalizers")
                                if meta.get(k)}
+            # what the deployment controller writes depends on how far it got: left out
+            ann = {k: v for k, v in (meta.get("annotations") or {}).items()
+                   if not k.startswith("deployment.kubernetes.io/")}
+            obj["metadata"].pop("annotations", None)
+            if ann:
+                obj["metadata"]["annotations"] = ann
             obj.pop("status", None)
             out["object"] = obj
         out["managedFields"] = normalise_managed_fields(body)
