@@ -223,11 +223,6 @@ STRIPPED = {("f:apiVersion",), ("f:kind",), ("f:metadata",)} | {
                                        "resourceVersion")}
 
 
-def list_type(model: str | None, field: str) -> list[str] | None:
-    """["map", key...], ["set"] or ["atomic"] for a list field (None: not known)."""
-    return _SSA.get(model or "", {}).get(field)
-
-
 def _node(typ: str | None, rel: list[str] | None, value: Any) -> tuple[str, Any]:
     """What SSA sees at a field: ("leaf", None), ("struct", model), ("map", value type),
     ("set", item type) or ("list", (item type, keys))."""
