@@ -760,6 +760,7 @@ class Controllers:
             if dead is None:
                 continue
             if policy == "Never" or (policy == "OnFailure" and dead.get("exitCode") == 0):
+                del mem.dead[name]        # not restarted
                 continue
             finished = _parse(dead.get("finishedAt"))
             rs = mem.restarts.setdefault(name, Restarts())
@@ -814,6 +815,17 @@ class Controllers:
             self.later(wake, "kubelet", key)
         new = dict(pod, status=self._running_status(pod, dict(pod, status=status),
                                                     st["podIP"], mem))
+        ends = [(cs.get("state") or {}).get("terminated")
+                for cs in new["status"].get("containerStatuses") or []]
+        if policy != "Always" and ends and all(ends) and not any(n in mem.dead for n in by_name):
+            # nothing restarts: the pod is done (Never, or OnFailure after exit 0)
+            new["status"]["phase"] = "Failed" if any(e.get("exitCode") for e in ends if e) \
+                else "Succeeded"
+            for cond in new["status"].get("conditions") or []:
+                if cond.get("type") in ("Ready", "ContainersReady"):
+                    cond.update(reason="PodCompleted")
+                    cond.pop("message", None)
+            self.prober.stop(pod["metadata"].get("uid", ""))
         if new["status"] != st:
             self.reg.update(PODS, key[0], key[1], new, subresource="status", check_rv=False)
 

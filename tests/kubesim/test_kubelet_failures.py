@@ -360,3 +360,16 @@ def test_the_good_containers_of_a_pod_start_while_one_image_fails(fast: Sim, cor
     wait_until("2/2 Running", lambda: row(fast, ns, "two")[1:4] == ["2/2", "Running", "0"])
     started = [m for _, r, m in events(core, ns, "two") if r == "Started"]
     assert sorted(started) == ["Started container nginx", "Started container side"]
+
+
+def test_restart_policy_never_ends_the_pod_after_a_liveness_kill(fast: Sim, core: Any,
+                                                                  ns: str) -> None:
+    pod = nginx_pod("once", livenessProbe={"tcpSocket": {"port": 8080}, "periodSeconds": 1,
+                                           "failureThreshold": 1})
+    pod["spec"]["restartPolicy"] = "Never"
+    core.create_namespaced_pod(ns, pod)
+    wait_until("the pod done", lambda: core.read_namespaced_pod("once", ns).status.phase ==
+               "Succeeded")                    # nginx exits 0 on the kubelet's SIGTERM
+    cs = core.read_namespaced_pod("once", ns).status.container_statuses[0]
+    assert cs.restart_count == 0 and cs.state.terminated.reason == "Completed"
+    assert row(fast, ns, "once")[1:4] == ["0/1", "Completed", "0"]
