@@ -185,16 +185,6 @@ def image_ref(image: str) -> str:
     return name
 
 
-def has_readiness_probe(pod: dict[str, Any]) -> bool:
-    return any(c.get("readinessProbe") for c in pod["spec"]["containers"])
-
-
-def probe_delay(pod: dict[str, Any], timing: Timing) -> float:
-    delays = [float((c.get("readinessProbe") or {}).get("initialDelaySeconds", 0))
-              for c in pod["spec"]["containers"] if c.get("readinessProbe")]
-    return min(max(delays or [0.0]), timing.ready) if delays else 0.0
-
-
 def terminated_status(pod: dict[str, Any]) -> dict[str, Any]:
     """After a graceful stop: containers exited 0, the pod Succeeded and is no longer ready."""
     ts = now()
