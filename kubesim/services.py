@@ -42,6 +42,7 @@ def default(svc: dict[str, Any]) -> None:
     for p in spec.get("ports") or []:
         if not isinstance(p, dict):
             continue
+        p.setdefault("port", 0)  # Go's zero value: validation then says 0, as the API server
         p.setdefault("protocol", "TCP")
         if p.get("targetPort") in (None, 0, ""):
             p["targetPort"] = p.get("port")
