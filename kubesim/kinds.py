@@ -214,6 +214,9 @@ def _statefulset(spec: Obj) -> list[FieldError]:
     reps = spec.get("replicas", 1)
     if not isinstance(reps, int) or reps < 0:
         errs.append(invalid("spec.replicas", reps, "must be greater than or equal to 0"))
+    start = (spec.get("ordinals") or {}).get("start", 0)
+    if isinstance(start, int) and start < 0:
+        errs.append(invalid("spec.ordinals.start", start, "must be greater than or equal to 0"))
     mrs = spec.get("minReadySeconds", 0)
     if isinstance(mrs, int) and mrs < 0:
         errs.append(invalid("spec.minReadySeconds", mrs, "must be greater than or equal to 0"))

@@ -364,7 +364,8 @@ class Workloads:
                               monotonic: bool, rolling: bool, partition: int, current_rev: Obj,
                               update_rev: Obj) -> None:
         ns, name = _key(sts)
-        for i in range(replicas):
+        start = int(((sts["spec"].get("ordinals") or {}).get("start")) or 0)
+        for i in range(start, start + replicas):
             p = pods.get(i)
             if p is not None and _failed(p):
                 self._delete_pod(sts, p, "statefulset")
@@ -372,7 +373,7 @@ class Workloads:
                 if monotonic:
                     return
             if p is None:
-                use_current = rolling and i < partition
+                use_current = rolling and i < start + partition
                 self._create_sts_pod(sts, i, current_rev if use_current else update_rev)
                 if monotonic:
                     return
@@ -386,7 +387,8 @@ class Workloads:
                 if wait > 0:
                     self.ctl.later(wait + 0.05, "statefulset", (ns, name))
                     return
-        condemned = sorted((i for i in pods if i >= replicas), reverse=True)
+        condemned = sorted((i for i in pods if not start <= i < start + replicas),
+                           reverse=True)
         for i in condemned:
             p = pods[i]
             if p["metadata"].get("deletionTimestamp"):
@@ -402,7 +404,7 @@ class Workloads:
             return  # OnDelete: pods take the new template only when someone deletes them
         # RollingUpdate: from the highest ordinal down to the partition, at most maxUnavailable
         # of them unavailable at a time
-        targets = range(replicas - 1, partition - 1, -1)
+        targets = range(start + replicas - 1, start + partition - 1, -1)
         min_ready = int(sts["spec"].get("minReadySeconds") or 0)
         unavailable = sum(1 for i in targets if i not in pods or available_in(
             pods[i], min_ready) != 0)

@@ -694,3 +694,27 @@ def test_daemonset_and_taints_added_later(sim: Sim, api: Any, ns: str) -> None:
             if not p.metadata.deletion_timestamp] == ["kubesim-worker"])
     finally:
         sim.kubectl("taint", "node", node, "lab-", check=False)
+
+
+def test_ordinals_start(sim: Sim, api: Any, ns: str) -> None:
+    """spec.ordinals.start (as on the real control plane): web-5, web-6; moved to 0, the pods
+    become web-0, web-1; a negative start is refused."""
+    core = client.CoreV1Api(api)
+    apply(sim, ns, statefulset(replicas=2, ordinals={"start": 5}))
+
+    def names() -> list[str]:
+        return sorted(p.metadata.name for p in core.list_namespaced_pod(ns).items
+                      if is_ready(p))
+
+    wait_until("web-5, web-6", lambda: names() == ["web-5", "web-6"])
+    assert core.read_namespaced_pod("web-6", ns).metadata.labels[
+        "apps.kubernetes.io/pod-index"] == "6"
+    sim.kubectl("-n", ns, "patch", "sts", "web", "--type=merge", "-p",
+                '{"spec":{"ordinals":{"start":0}}}')
+    wait_until("web-0, web-1", lambda: names() == ["web-0", "web-1"] and len(
+        core.list_namespaced_pod(ns).items) == 2)
+    bad = statefulset(name="neg", ordinals={"start": -1})
+    code, body, _ = sim.request("POST", f"/apis/apps/v1/namespaces/{ns}/statefulsets", bad)
+    assert code == 422 and body["message"] == (
+        'StatefulSet.apps "neg" is invalid: spec.ordinals.start: Invalid value: -1: must be '
+        "greater than or equal to 0")
