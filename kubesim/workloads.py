@@ -96,6 +96,11 @@ def available_in(p: Obj, min_ready: int) -> float | None:
     return max(_parse(since) + min_ready - time.time(), 0.0)
 
 
+def _namespace_terminating(e: errors.APIError) -> bool:
+    return any(c.get("reason") == "NamespaceTerminating"
+               for c in (e.details or {}).get("causes") or [])
+
+
 def _scheduled_then_oldest(p: Obj) -> tuple[int, str, str]:
     """podByCreationTimestampAndPhase: scheduled pods first, then the oldest, then by name."""
     return (0 if p["spec"].get("nodeName") else 1, p["metadata"].get("creationTimestamp", ""),
@@ -206,6 +211,11 @@ class Workloads:
         elif res is NODES:
             for d in self.store.iter(DS):
                 self.ctl.queues["daemonset"].add(_key(d))
+
+    def _ns_going(self, ns: str) -> bool:
+        """A terminating namespace takes no new objects: nothing to converge there."""
+        nso = self.store.find(R["namespaces"], None, ns)
+        return nso is None or bool(nso["metadata"].get("deletionTimestamp"))
 
     # ---- scheduling of pinned pods ----
     def schedule(self, key: tuple[str, str]) -> None:
@@ -330,7 +340,7 @@ class Workloads:
     # ---- StatefulSet ----
     def sync_statefulset(self, key: tuple[str, str]) -> None:
         sts = self.store.find(STS, key[0], key[1])
-        if sts is None or sts["metadata"].get("deletionTimestamp"):
+        if sts is None or sts["metadata"].get("deletionTimestamp") or self._ns_going(key[0]):
             return
         ns, name = key
         spec = sts["spec"]
@@ -463,6 +473,8 @@ class Workloads:
         try:
             self.reg.create(PODS, ns, pod, validation_mode="Ignore")
         except errors.APIError as e:
+            if _namespace_terminating(e):
+                return
             other = self.store.find(PODS, ns, pod_name) if e.code == 409 else None
             if other is not None and other["metadata"].get("deletionTimestamp"):
                 return  # the previous pod of this name is going away; its deletion requeues
@@ -548,7 +560,7 @@ class Workloads:
     # ---- DaemonSet ----
     def sync_daemonset(self, key: tuple[str, str]) -> None:
         ds = self.store.find(DS, key[0], key[1])
-        if ds is None or ds["metadata"].get("deletionTimestamp"):
+        if ds is None or ds["metadata"].get("deletionTimestamp") or self._ns_going(key[0]):
             return
         ns, name = key
         spec = ds["spec"]
@@ -713,7 +725,12 @@ class Workloads:
                     "spec": pspec}
         if tmd.get("annotations"):
             pod["metadata"]["annotations"] = tmd["annotations"]
-        created = self.reg.create(PODS, ns, pod, validation_mode="Ignore")
+        try:
+            created = self.reg.create(PODS, ns, pod, validation_mode="Ignore")
+        except errors.APIError as e:
+            if _namespace_terminating(e):
+                return  # every later create fails the same way; the namespace is going
+            raise
         self.ctl.event(ds, "Normal", "SuccessfulCreate",
                        f"Created pod: {created['metadata']['name']}", "daemonset-controller")
 
