@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 from typing import Any
 
 from ..nodes import NODES
@@ -17,6 +18,7 @@ log = logging.getLogger("kubesim.dataplane")
 # host port -> port on the control-plane node, as manifests/kind-cluster.yaml maps them
 MAPPINGS = {31001: 31001, 31002: 31002, 31003: 31003, 31004: 31004, 31005: 31005, 8080: 80}
 MAX_HEAD = 64 * 1024
+RETRY_SECONDS = float(os.environ.get("KUBESIM_HOST_PORT_RETRY_SECONDS", "5"))
 
 
 class HostPorts:
@@ -26,20 +28,24 @@ class HostPorts:
         self.servers: dict[int, asyncio.AbstractServer] = {}
         self.wanted: set[int] = set()
         self._sync_task: asyncio.Task[None] | None = None
+        self.failed: set[int] = set()   # wanted, but another process holds them
+        self._retry: asyncio.TimerHandle | None = None
         self.node_ip = NODES[0].internal_ip
 
-    def in_use(self) -> set[int]:
-        used: set[int] = set()
+    def in_use(self) -> dict[int, list[dict[str, Any]]]:
+        """Host port -> the Services that want it mapped."""
+        used: dict[int, list[dict[str, Any]]] = {}
         for s in self.plane.store.iter(SVCS):
             spec = s.get("spec") or {}
             for p in spec.get("ports") or []:
                 for host, node_port in self.mappings.items():
-                    if spec.get("type") in ("NodePort", "LoadBalancer") and \
-                            p.get("nodePort") == node_port:
-                        used.add(host)
-                    if p.get("port") == node_port and self.node_ip in (
-                            spec.get("externalIPs") or []):
-                        used.add(host)
+                    node_port_used = spec.get("type") in ("NodePort", "LoadBalancer") and \
+                        p.get("nodePort") == node_port
+                    external_ip_used = p.get("port") == node_port and \
+                        self.node_ip in (spec.get("externalIPs") or [])
+                    if node_port_used or external_ip_used:
+                        if s not in used.setdefault(host, []):
+                            used[host].append(s)
         return used
 
     def on_change(self, ch: Any) -> None:
@@ -47,23 +53,49 @@ class HostPorts:
             self._sync_task = asyncio.get_running_loop().create_task(self.sync())
 
     async def sync(self) -> None:
-        want = self.in_use()
+        wanted = self.in_use()
+        want = set(wanted)
         for port in sorted(want - set(self.servers)):
             try:
                 self.servers[port] = await asyncio.start_server(
                     functools.partial(self._serve, port=port), "127.0.0.1", port)
                 log.info("127.0.0.1:%d now maps to %s:%d", port, self.node_ip,
                          self.mappings[port])
+                self.failed.discard(port)
             except OSError as e:
-                log.warning("cannot map 127.0.0.1:%d (%s); the Service still works inside the "
-                            "cluster", port, e.strerror)
+                if port not in self.failed:
+                    self.failed.add(port)
+                    self._unavailable(port, e.strerror or str(e), wanted[port])
         for port in sorted(set(self.servers) - want):
             srv = self.servers.pop(port)
             srv.close()
-        if self.in_use() != want:   # changed while we were binding
+        self.failed &= want
+        if set(self.in_use()) != want:   # changed while we were binding
             await self.sync()
+        elif self.failed and (self._retry is None or self._retry.cancelled()):
+            # kind would have refused to start; here the port may free up (another cluster
+            # stopped): try again while a Service still wants it
+            self._retry = asyncio.get_running_loop().call_later(RETRY_SECONDS, self._again)
+
+    def _again(self) -> None:
+        self._retry = None
+        if self._sync_task is None or self._sync_task.done():
+            self._sync_task = asyncio.get_running_loop().create_task(self.sync())
+
+    def _unavailable(self, port: int, why: str, services: list[dict[str, Any]]) -> None:
+        message = (f"cannot map 127.0.0.1:{port} to {self.node_ip}:{self.mappings[port]} "
+                   f"({why}): another program holds it, perhaps another lab cluster on this "
+                   f"machine. The Service still answers inside the cluster; stop the other one "
+                   f"(make cluster-down in its checkout) and the port is mapped within "
+                   f"{RETRY_SECONDS:.0f} s")
+        log.warning("%s", message)
+        if self.plane.recorder is not None:
+            for svc in services:
+                self.plane.recorder(svc, "Warning", "HostPortUnavailable", message, "kubesim")
 
     async def close(self) -> None:
+        if self._retry is not None:
+            self._retry.cancel()
         for srv in self.servers.values():
             srv.close()
         self.servers.clear()
