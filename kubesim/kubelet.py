@@ -102,6 +102,11 @@ def creating_status(pod: dict[str, Any], host_ip: str) -> dict[str, Any]:
             "state": {"waiting": {"reason": "ContainerCreating"}}, "lastState": {},
         } for c in pod["spec"]["containers"]],
     })
+    old = {c["type"]: c for c in (pod.get("status") or {}).get("conditions") or []}
+    for c in st["conditions"]:  # keep transition times (the binding's PodScheduled) unchanged
+        o = old.get(c["type"])
+        if o and o.get("status") == c["status"]:
+            c["lastTransitionTime"] = o.get("lastTransitionTime", ts)
     return st
 
 

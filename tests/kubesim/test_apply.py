@@ -313,6 +313,10 @@ def test_rollout_status_owned_by_the_controllers(sim: Sim, ns: str) -> None:
         assert set(entries) == {("kube-controller-manager", "Update", ""),
                                 ("kubelet", "Update", "status")}
         created = entries[("kube-controller-manager", "Update", "")]
+        # the binding set PodScheduled (no owner); the kubelet's conditions are the others
+        conds = entries[("kubelet", "Update", "status")]["f:status"]["f:conditions"]
+        assert "." not in conds and 'k:{"type":"PodScheduled"}' not in conds
+        assert 'k:{"type":"Ready"}' in conds
         assert "f:nodeName" not in created["f:spec"]  # binding records no owner
         assert "f:enableServiceLinks" in created["f:spec"]
         assert "f:volumes" not in created["f:spec"]  # added by admission, after the owner
@@ -462,3 +466,16 @@ def test_gen_ssa_reads_list_types_as_the_api_server_does() -> None:
     assert schema.SSA["V1ServiceSpec"]["selector"] == ["atomic"]
     assert schema.SSA["V1LabelSelector"][""] == ["atomic"]
     assert schema.KEY_DEFAULTS["V1ServicePort"]["protocol"] == "TCP"
+
+
+def test_kubelet_keeps_the_binding_condition() -> None:
+    from kubesim.kubelet import creating_status
+
+    when = "2020-01-01T00:00:00Z"
+    pod = {"spec": {"containers": [{"name": "c", "image": "nginx:1.29"}]},
+           "status": {"conditions": [{"type": "PodScheduled", "status": "True",
+                                      "lastProbeTime": None, "lastTransitionTime": when}]}}
+    st = creating_status(pod, "172.18.0.2")
+    scheduled = [c for c in st["conditions"] if c["type"] == "PodScheduled"]
+    assert scheduled == [{"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                          "lastTransitionTime": when}]
