@@ -2,8 +2,10 @@
 IngressClasses, with the API server's defaults and messages (recorded on a real v1.37 control
 plane: tests/differential/cases/sts-*, ds-*, ingress-*).
 
-``registry.Registry`` calls ``default(plural, obj)`` and ``validate(plural, obj, old)`` for the
-plurals in ``KINDS``; the controllers for the workloads are in ``workloads.py``.
+``registry.Registry`` calls, for the plurals in ``KINDS``: ``default(plural, obj)`` on every
+write, ``admit(plural, obj, store)`` on create (DefaultIngressClass; its warnings go to the
+client), ``prepare_update(plural, new, old)`` on update (the DaemonSet template generation) and
+``validate(plural, obj, old)``. The controllers for the workloads are in ``workloads.py``.
 """
 
 from __future__ import annotations
