@@ -30,12 +30,16 @@ log = logging.getLogger("kubesim")
 CONTROL_PLANE_IP = NODES[0].internal_ip
 
 
+# who makes them on a kind cluster, as their managedFields say
+APISERVER, KUBEADM = "kube-apiserver", "kubeadm"
+
+
 def bootstrap(reg: Registry) -> None:
     """Objects a new kind cluster starts with; existing ones (from the state file) are kept."""
     store = reg.store
     for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
         if store.find(R["namespaces"], None, ns) is None:
-            reg.create(R["namespaces"], None, {"metadata": {"name": ns}})
+            reg.create(R["namespaces"], None, {"metadata": {"name": ns}}, manager=APISERVER)
     for n in NODES:
         if store.find(R["nodes"], None, n.name) is None:
             reg.create(R["nodes"], None, node_object(n, now()), validation_mode="Ignore")
@@ -44,13 +48,15 @@ def bootstrap(reg: Registry) -> None:
             "metadata": {"name": "kubernetes", "labels": {"component": "apiserver",
                                                           "provider": "kubernetes"}},
             "spec": {"clusterIP": "10.96.0.1", "ports": [
-                {"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]}})
+                {"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}]}},
+            manager=APISERVER)
     if store.find(R["endpoints"], "default", "kubernetes") is None:
         reg.create(R["endpoints"], "default", {
             "metadata": {"name": "kubernetes", "labels": {
                 "endpointslice.kubernetes.io/skip-mirror": "true"}},
             "subsets": [{"addresses": [{"ip": CONTROL_PLANE_IP}],
-                         "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}]}]})
+                         "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}]}]},
+            manager=APISERVER)
     if not any((s["metadata"].get("labels") or {}).get("kubernetes.io/service-name") ==
                "kubernetes" for s in store.list(R["endpointslices"], "default")):
         reg.create(R["endpointslices"], "default", {
@@ -60,7 +66,7 @@ def bootstrap(reg: Registry) -> None:
                                                           ".k8s.io"}},
             "addressType": "IPv4",
             "endpoints": [{"addresses": [CONTROL_PLANE_IP], "conditions": {"ready": True}}],
-            "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}]})
+            "ports": [{"name": "https", "port": 6443, "protocol": "TCP"}]}, manager=APISERVER)
     if store.find(R["services"], "kube-system", "kube-dns") is None:
         reg.create(R["services"], "kube-system", {
             "metadata": {"name": "kube-dns", "labels": {
@@ -70,7 +76,8 @@ def bootstrap(reg: Registry) -> None:
             "spec": {"clusterIP": "10.96.0.10", "selector": {"k8s-app": "kube-dns"}, "ports": [
                 {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
                 {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
-                {"name": "metrics", "port": 9153, "protocol": "TCP", "targetPort": 9153}]}})
+                {"name": "metrics", "port": 9153, "protocol": "TCP", "targetPort": 9153}]}},
+            manager=KUBEADM)
     if store.find(R["deployments"], "kube-system", "coredns") is None:
         reg.create(R["deployments"], "kube-system", {
             "metadata": {"name": "coredns", "labels": {"k8s-app": "kube-dns"}},
@@ -91,7 +98,7 @@ def bootstrap(reg: Registry) -> None:
                                        {"containerPort": 9153, "name": "metrics",
                                         "protocol": "TCP"}],
                              "readinessProbe": {"httpGet": {"path": "/ready", "port": 8181}}}]}}}},
-            validation_mode="Ignore")
+            validation_mode="Ignore", manager=KUBEADM)
 
 
 def _free_port(preferred: int | None) -> int:
