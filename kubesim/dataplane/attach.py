@@ -17,6 +17,7 @@ import logging
 import os
 import signal
 import struct
+import subprocess
 import termios
 from datetime import datetime, timezone
 from typing import Any
@@ -109,6 +110,16 @@ class MainProcess:
                 preexec_fn=setup, stdin=slave if tty else (pipe if c.get("stdin") else
                                                            asyncio.subprocess.DEVNULL),
                 stdout=slave if tty else pipe, stderr=slave if tty else pipe)
+        except (OSError, subprocess.SubprocessError) as e:
+            # the pod's sandbox can go away between building it and starting the process (a
+            # pod deleted as it starts); otherwise the container fails like a runtime's would
+            gone = self.plane.store.find(PODS, self.ns, self.pod_name)
+            if gone is not None and not gone["metadata"].get("deletionTimestamp"):
+                log.warning("cannot start the main process of %s/%s: %s", self.ns,
+                            self.pod_name, e)
+                self._emit(STDERR, f"cannot start container process: {e}\n".encode())
+            await self._finish(128)
+            return
         finally:
             if slave is not None:
                 os.close(slave)
