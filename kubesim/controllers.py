@@ -34,7 +34,7 @@ from .kubelet import (
     terminated_status,
     waiting_status,
 )
-from .nodes import BY_NAME, PodNetwork
+from .nodes import BY_NAME, PodNetwork, tolerated
 from .registry import R, Registry, now, now_micro
 from .selectors import match_label_selector, match_labels
 from .store import Change, Store
@@ -393,7 +393,7 @@ class Controllers:
                 continue
             bad = [t for t in node["spec"].get("taints") or []
                    if t.get("effect") in ("NoSchedule", "NoExecute")
-                   and not _tolerated(t, tolerations)]
+                   and not tolerated(t, tolerations)]
             if bad:
                 t = bad[0]
                 r = f"node(s) had untolerated taint {{{t.get('key')}: {t.get('value', '')}}}"
@@ -1338,17 +1338,6 @@ def _hostname(pod: Obj, service: str) -> str | None:
     if spec.get("hostname") and spec.get("subdomain") == service:
         return str(spec["hostname"])
     return None
-
-
-def _tolerated(taint: Obj, tolerations: list[Obj]) -> bool:
-    for t in tolerations:
-        if t.get("effect") and t["effect"] != taint.get("effect"):
-            continue
-        if t.get("operator") == "Exists" and (not t.get("key") or t["key"] == taint.get("key")):
-            return True
-        if t.get("key") == taint.get("key") and t.get("value", "") == taint.get("value", ""):
-            return True
-    return False
 
 
 def _target_port(pod: Obj, sp: Obj) -> int | None:

@@ -48,28 +48,14 @@ def default(plural: str, obj: Obj) -> None:
         if isinstance(pvc, dict):
             pvc.setdefault("whenDeleted", "Retain")
             pvc.setdefault("whenScaled", "Retain")
-        us = spec.setdefault("updateStrategy", {})
-        if isinstance(us, dict):
-            us.setdefault("type", "RollingUpdate")
-            if us["type"] == "RollingUpdate":
-                ru = us.setdefault("rollingUpdate", {})
-                if isinstance(ru, dict):
-                    ru.setdefault("partition", 0)
-                    ru.setdefault("maxUnavailable", 1)
+        _default_update_strategy(spec, partition=0, maxUnavailable=1)
         _default_template(spec, default_pod_spec)
         st = obj.setdefault("status", {})
         st.setdefault("replicas", 0)
         st.setdefault("availableReplicas", 0)
     elif plural == "daemonsets":
         spec.setdefault("revisionHistoryLimit", 10)
-        us = spec.setdefault("updateStrategy", {})
-        if isinstance(us, dict):
-            us.setdefault("type", "RollingUpdate")
-            if us["type"] == "RollingUpdate":
-                ru = us.setdefault("rollingUpdate", {})
-                if isinstance(ru, dict):
-                    ru.setdefault("maxUnavailable", 1)
-                    ru.setdefault("maxSurge", 0)
+        _default_update_strategy(spec, maxUnavailable=1, maxSurge=0)
         _default_template(spec, default_pod_spec)
         st = obj.setdefault("status", {})
         for k in ("currentNumberScheduled", "desiredNumberScheduled", "numberMisscheduled",
@@ -112,6 +98,18 @@ def prepare_update(plural: str, obj: Obj, old: Obj) -> None:
         if (obj.get("spec") or {}).get("template") != (old.get("spec") or {}).get("template"):
             tg += 1
         obj["metadata"].setdefault("annotations", {})[TEMPLATE_GENERATION] = str(tg)
+
+
+def _default_update_strategy(spec: dict[str, Any], **rolling: Any) -> None:
+    """updateStrategy defaults to RollingUpdate, whose fields default to ``rolling``."""
+    us = spec.setdefault("updateStrategy", {})
+    if isinstance(us, dict):
+        us.setdefault("type", "RollingUpdate")
+        if us["type"] == "RollingUpdate":
+            ru = us.setdefault("rollingUpdate", {})
+            if isinstance(ru, dict):
+                for key, value in rolling.items():
+                    ru.setdefault(key, value)
 
 
 def _default_template(spec: Obj, default_pod_spec: Any) -> None:

@@ -108,3 +108,15 @@ class PodNetwork:
 @functools.cache
 def _hosts(cidr: str) -> list[str]:
     return [str(h) for h in ipaddress.ip_network(cidr).hosts()][1:]  # .1 is the node's bridge
+
+
+def tolerated(taint: dict[str, Any], tolerations: list[dict[str, Any]]) -> bool:
+    """Does one of ``tolerations`` tolerate ``taint`` (the scheduler's and DaemonSets' rule)?"""
+    for t in tolerations:
+        if t.get("effect") and t["effect"] != taint.get("effect"):
+            continue
+        if t.get("operator") == "Exists" and (not t.get("key") or t["key"] == taint.get("key")):
+            return True
+        if t.get("key") == taint.get("key") and t.get("value", "") == taint.get("value", ""):
+            return True
+    return False

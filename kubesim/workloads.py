@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from . import errors
 from .controllers import _key, _parse, controlled_by, owner_ref, pod_ready
 from .kinds import TEMPLATE_GENERATION, controller_revision_data
+from .nodes import tolerated
 from .registry import R, now
 from .selectors import match_label_selector
 from .store import Change
@@ -84,6 +85,15 @@ def running_and_ready(p: Obj) -> bool:
         not p["metadata"].get("deletionTimestamp")
 
 
+def _ready_available(p: Obj, min_ready: int, waits: list[float]) -> tuple[bool, bool]:
+    """Is the pod ready, and available (ready for minReadySeconds)? When it will be available
+    later, how long until then goes on ``waits`` (to look again at that time)."""
+    wait = available_in(p, min_ready)
+    if wait is not None and wait != 0:
+        waits.append(wait)
+    return running_and_ready(p), wait == 0
+
+
 def available_in(p: Obj, min_ready: int) -> float | None:
     """Seconds until a Running and Ready pod counts as available (ready for minReadySeconds);
     0 when it already does, None when it is not ready."""
@@ -110,17 +120,6 @@ def _scheduled_then_oldest(p: Obj) -> tuple[int, str, str]:
 def _failed(p: Obj) -> bool:
     return (p.get("status") or {}).get("phase") in ("Failed", "Succeeded") and \
         not p["metadata"].get("deletionTimestamp")
-
-
-def _tolerated(taint: Obj, tolerations: list[Obj]) -> bool:
-    for t in tolerations:
-        if t.get("effect") and t["effect"] != taint.get("effect"):
-            continue
-        if t.get("operator") == "Exists" and (not t.get("key") or t["key"] == taint.get("key")):
-            return True
-        if t.get("key") == taint.get("key") and t.get("value", "") == taint.get("value", ""):
-            return True
-    return False
 
 
 def _match_expression(values: dict[str, str], e: Obj) -> bool:
@@ -161,7 +160,7 @@ def node_affinity_matches(spec: Obj, node: Obj) -> bool:
 
 def untolerated(node: Obj, tolerations: list[Obj]) -> Obj | None:
     for t in (node.get("spec") or {}).get("taints") or []:
-        if t.get("effect") in ("NoSchedule", "NoExecute") and not _tolerated(t, tolerations):
+        if t.get("effect") in ("NoSchedule", "NoExecute") and not tolerated(t, tolerations):
             return dict(t)
     return None
 
@@ -513,7 +512,7 @@ class Workloads:
             return
         replicas = ready = current = updated = available = 0
         min_ready = int(sts["spec"].get("minReadySeconds") or 0)
-        waits = []
+        waits: list[float] = []
         for p in self.store.in_namespace(PODS, key[0]):
             if not controlled_by(p, sts):
                 continue
@@ -523,13 +522,9 @@ class Workloads:
             replicas += 1
             going = bool(p["metadata"].get("deletionTimestamp"))
             live = dict(p, metadata=dict(p["metadata"], deletionTimestamp=None)) if going else p
-            if running_and_ready(live):
-                ready += 1
-            wait = available_in(live, min_ready)
-            if wait == 0:
-                available += 1
-            elif wait is not None:
-                waits.append(wait)
+            is_ready, is_available = _ready_available(live, min_ready, waits)
+            ready += is_ready
+            available += is_available
             if going:
                 continue
             rev = (p["metadata"].get("labels") or {}).get(REVISION_LABEL)
@@ -676,7 +671,7 @@ class Workloads:
             if untolerated(node, tolerations) is None:
                 wanted.append(n)
                 keep.add(n)
-            elif not any(t.get("effect") == "NoExecute" and not _tolerated(t, tolerations)
+            elif not any(t.get("effect") == "NoExecute" and not tolerated(t, tolerations)
                          for t in (node.get("spec") or {}).get("taints") or []):
                 keep.add(n)
         return wanted, keep
@@ -740,7 +735,7 @@ class Workloads:
             return
         current = ready = updated = misscheduled = available = 0
         min_ready = int(ds["spec"].get("minReadySeconds") or 0)
-        waits = []
+        waits: list[float] = []
         for node, pods in self._ds_pods_by_node(ds).items():
             if node not in wanted:
                 misscheduled += 1
@@ -749,13 +744,9 @@ class Workloads:
             p = min(pods, key=_scheduled_then_oldest)
             # (readiness as the pod reports it, terminating or not)
             live = dict(p, metadata=dict(p["metadata"], deletionTimestamp=None))
-            if running_and_ready(live):
-                ready += 1
-            wait = available_in(live, min_ready)
-            if wait == 0:
-                available += 1
-            elif wait is not None:
-                waits.append(wait)
+            is_ready, is_available = _ready_available(live, min_ready, waits)
+            ready += is_ready
+            available += is_available
             if (p["metadata"].get("labels") or {}).get(REVISION_LABEL) == h:
                 updated += 1
         desired = len(wanted)
