@@ -9,15 +9,14 @@ import os
 import ssl
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+from polling import wait_until  # noqa: F401 - the test modules import it from here
 
 REPO = Path(__file__).resolve().parents[2]
 KUBECTL = str(Path(sys.executable).with_name("kubectl"))
@@ -30,20 +29,6 @@ def run_kubesim(cmd: str, state: Path, env: dict[str, str] | None = None,
     return subprocess.run([sys.executable, "-m", "kubesim", cmd, "--state-dir", str(state)],
                           capture_output=True, text=True, timeout=60, cwd=REPO,
                           env=dict(os.environ, **FAST, **(env or {})))
-
-
-def wait_until(what: str, fn: Callable[[], Any], timeout: float = 15.0) -> Any:
-    """Poll ``fn`` until it returns something truthy; fail with ``what`` at the deadline."""
-    deadline = time.monotonic() + timeout
-    delay = 0.01
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(delay)
-        delay = min(delay * 2, 0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
 
 
 @dataclass
