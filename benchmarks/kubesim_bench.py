@@ -124,7 +124,7 @@ def populate(c: Client) -> float:
     return time.perf_counter() - t0
 
 
-def _bare_server(body: bytes, cert: str, key: str, port: "multiprocessing.Queue[int]") -> None:
+def _bare_server(body: bytes, cert: str, key: str, port: multiprocessing.Queue[int]) -> None:
     """Serve ``body`` to every request over TLS with blocking sockets and nothing else."""
     head = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
             % len(body))
@@ -137,9 +137,12 @@ def _bare_server(body: bytes, cert: str, key: str, port: "multiprocessing.Queue[
             conn.sendall(head + body)
 
 
-def bare_tls_baseline(body: bytes, state: Path, n: int) -> list[float]:
-    """The same bytes a list returns, from a bare TLS socket server in its own process: what
-    moving them through TLS and http.client costs, whatever the server does."""
+def list_beside_bare_tls(c: Client, state: Path, n: int) -> tuple[list[float], list[float], int]:
+    """The 1,000-pod list, each sample followed by the same bytes from a bare TLS socket server
+    in its own process (what moving them through TLS and http.client costs, whatever the server
+    does). Interleaved, so both see the same machine load."""
+    path = f"/api/v1/namespaces/{NS}/pods"
+    _, body = c.call("GET", path)
     port: multiprocessing.Queue[int] = multiprocessing.Queue()
     proc = multiprocessing.Process(target=_bare_server, daemon=True, args=(
         body, str(state / "pki" / "apiserver.crt"), str(state / "pki" / "apiserver.key"), port))
@@ -152,7 +155,11 @@ def bare_tls_baseline(body: bytes, state: Path, n: int) -> list[float]:
         def fetch() -> None:
             conn.request("GET", "/")
             assert len(conn.getresponse().read()) == len(body)
-        return timed(fetch, n)
+        listed, bare = [], []
+        for _ in range(n):
+            listed += timed(lambda: c.call("GET", path), 1)
+            bare += timed(fetch, 1)
+        return listed, bare, len(body)
     finally:
         proc.kill()
 
@@ -210,8 +217,6 @@ def main() -> int:
                                  SAMPLES),
                 "get service": timed(lambda: c.call(
                     "GET", f"/api/v1/namespaces/{NS}/services/svc-100"), SAMPLES),
-                "list 1000 pods": timed(lambda: c.call("GET", f"/api/v1/namespaces/{NS}/pods"),
-                                        60),
                 "list pods by label (5)": timed(lambda: c.call(
                     "GET", f"/api/v1/namespaces/{NS}/pods?labelSelector=app%3Da7"), SAMPLES),
                 "list 200 services": timed(lambda: c.call(
@@ -223,8 +228,12 @@ def main() -> int:
             results["apply service (SSA)"] = timed(lambda: c.call(
                 "PATCH", path, svc, "application/apply-patch+yaml"), SAMPLES)
             results["watch event latency"] = watch_latency(c, kubeconfig, state, 200)
-            _, body = c.call("GET", f"/api/v1/namespaces/{NS}/pods")
-            baseline = bare_tls_baseline(body, state, 60) if c.https else []
+            if c.https:
+                results["list 1000 pods"], baseline, size = list_beside_bare_tls(c, state, 100)
+            else:
+                results["list 1000 pods"] = timed(
+                    lambda: c.call("GET", f"/api/v1/namespaces/{NS}/pods"), 100)
+                baseline, size = [], 0
         finally:
             kubesim("down", state)
     print(f"kubesim benchmark: {PODS} pods ({RUNNABLE}+ Running, the rest Pending: nodes hold "
@@ -240,14 +249,19 @@ def main() -> int:
         p50, p99 = statistics.median(xs), pct(xs, 99)
         print(f"  {name:28} {p50:8.2f} {p99:8.2f} {len(xs):5d}")
         ok = ok and (p50 < 5 or name == "list 1000 pods")
+    listed = statistics.median(results["list 1000 pods"])
+    verdict = "met" if ok and listed < 5 else "MISSED" if not ok else \
+        f"met except the unfiltered list of 1,000 pods ({listed:.1f} ms)"
     if baseline:
-        print(f"  {'baseline: the same list bytes':28} {statistics.median(baseline):8.2f} "
-              f"{pct(baseline, 99):8.2f} {len(baseline):5d}   ({len(body) / 1e6:.1f} MB from a "
-              "bare blocking TLS server: the transport's own cost)")
-        listed = statistics.median(results["list 1000 pods"])
-        ok = ok and (listed < 5 or listed < 1.25 * statistics.median(baseline))
-    print("targets (startup < 1 s; p50 < 5 ms, or for the 3.4 MB list within 25% of the bare "
-          "transport):", "met" if ok else "MISSED")
+        bare = statistics.median(baseline)
+        print(f"  {'baseline: the same list bytes':28} {bare:8.2f} {pct(baseline, 99):8.2f} "
+              f"{len(baseline):5d}   ({size / 1e6:.1f} MB from a bare blocking TLS server, "
+              "sampled alternately with the list)")
+        ok = ok and (listed < 5 or listed < 1.25 * bare)
+        if listed >= 5:
+            verdict += (f": moving its {size / 1e6:.1f} MB through TLS and http.client alone "
+                        f"takes {bare:.1f} ms; kubesim's list is {listed / bare:.2f}x that")
+    print("targets (startup < 1 s, p50 < 5 ms):", verdict)
     return 0 if ok else 1
 
 
