@@ -61,6 +61,7 @@ class Endpoint:
     node: str
     pod: str
     ready: bool = True
+    hostname: str = ""           # the endpoint's DNS name under a headless Service (CoreDNS)
 
 
 @dataclass
@@ -188,7 +189,8 @@ class Network:
                         continue
                     for ip in ep.get("addresses") or []:
                         out.append(Endpoint(ip, int(port), ep.get("nodeName", ""),
-                                            (ep.get("targetRef") or {}).get("name", "")))
+                                            (ep.get("targetRef") or {}).get("name", ""),
+                                            hostname=ep.get("hostname") or ""))
         else:
             eps = self.store.find(ENDPOINTS, ns, name)
             for ss in (eps or {}).get("subsets") or []:
@@ -198,7 +200,8 @@ class Network:
                     continue
                 for a in ss.get("addresses") or []:
                     out.append(Endpoint(a["ip"], int(port), a.get("nodeName", ""),
-                                        (a.get("targetRef") or {}).get("name", "")))
+                                        (a.get("targetRef") or {}).get("name", ""),
+                                        hostname=a.get("hostname") or ""))
         uniq = {(e.ip, e.port): e for e in out}
         return [uniq[k] for k in sorted(uniq, key=lambda k: f"{k[0]}:{k[1]}")]
 
@@ -389,7 +392,9 @@ class Network:
                     eps = self._all_endpoints(svc)
                     if not eps:
                         return Answer("NXDOMAIN", q)
-                    ans.records += [(q, "A", ip) for ip in sorted({e.ip for e in eps})]
+                    ips = sorted({e.ip for e in eps})
+                    random.shuffle(ips)   # kind's Corefile has `loadbalance`: A records rotate
+                    ans.records += [(q, "A", ip) for ip in ips]
                     return ans
                 if spec.get("clusterIP"):
                     ans.records.append((fqdn if q == fqdn else q, "A", spec["clusterIP"]))
@@ -447,7 +452,9 @@ class Network:
         if (svc.get("spec") or {}).get("clusterIP") != "None":
             return Answer("NXDOMAIN", q)
         for e in self._all_endpoints(svc):
-            if e.ip.replace(".", "-") == host or e.pod == host:
+            # CoreDNS names an endpoint by its hostname (the EndpointSlice controller sets it
+            # when the pod's spec.subdomain is this Service), else by its dashed IP
+            if e.ip.replace(".", "-") == host or e.hostname and e.hostname == host:
                 return Answer("NOERROR", q, [(q, "A", e.ip)] if qtype in ("A", "ANY") else [])
         return Answer("NXDOMAIN", q)
 
