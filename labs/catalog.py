@@ -17,18 +17,25 @@ from .paths import CHECKS, MANIFESTS, shown
 # Each check's parameters: required and optional. The grader implements exactly these.
 CHECKS_PARAMS: dict[str, tuple[set[str], set[str]]] = {
     "deployment-ready": ({"deployment"}, {"replicas"}),
+    "statefulset-ready": ({"statefulset"}, {"replicas"}),
     "pod-ready": ({"pod"}, set()),
     "service": ({"service", "type"}, set()),
     "service-port": ({"service", "port"}, {"nodePort", "protocol"}),
-    "selector": ({"service", "deployment"}, set()),
-    "endpoints": ({"service", "deployment"}, set()),
+    "selector": ({"service"}, {"deployment", "statefulset"}),
+    "endpoints": ({"service"}, {"deployment", "statefulset"}),
     "external-ips": ({"service"}, set()),
     "external-name": ({"service", "target"}, set()),
     "no-cluster-ip": ({"service"}, set()),
+    "headless": ({"service"}, {"statefulset"}),
     "dns": ({"from", "service", "resolves-to"}, set()),
+    "dns-records": ({"from", "service", "statefulset"}, set()),
+    "dns-pod-names": ({"from", "service", "statefulset"}, set()),
     "http": ({"from", "service", "url", "served-by"}, {"requests"}),
     "http-host": ({"service", "url", "served-by"}, {"requests"}),
 }
+# Checks that judge the pods of one workload: exactly one of these keys names it.
+WORKLOAD_KEYS = ("deployment", "statefulset")
+ONE_WORKLOAD = {"selector", "endpoints"}
 URL_FIELDS = {"clusterIP", "port", "nodePort", "nodeIP", "externalIP", "name", "namespace", "dns"}
 _COMMON = {"id", "title", "check", "hint"}
 TRANSLATED = ("title", "hint")  # written `title: text` (English) or `title: {en: ..., ko: ...}`
@@ -81,7 +88,7 @@ class Lab:
 
 
 def names() -> list[str]:
-    order = ["clusterip", "nodeport", "loadbalancer", "externalname"]
+    order = ["clusterip", "nodeport", "loadbalancer", "externalname", "headless"]
     found = sorted(p.stem for p in CHECKS.glob("*.yaml"))
     return [n for n in order if n in found] + [n for n in found if n not in order]
 
@@ -129,6 +136,14 @@ def parse(path: Path) -> Lab:
                                  fix=f"use one of: {', '.join(sorted(CHECKS_PARAMS))}")
         required, optional = CHECKS_PARAMS[check]
         missing = (required | {"id", "title", "hint"}) - set(item)
+        if check in ONE_WORKLOAD and not missing:
+            named = [k for k in WORKLOAD_KEYS if k in item]
+            if len(named) != 1:
+                raise CheckFileError(
+                    f"objective {item.get('id', i)!r} ({check}): "
+                    + ("name the pods' workload" if not named
+                       else f"both {' and '.join(named)} given"),
+                    where=where(line), fix=f"give exactly one of {', '.join(WORKLOAD_KEYS)}")
         unknown = set(item) - required - optional - _COMMON
         if missing or unknown:
             problem = (f"missing {', '.join(sorted(missing))}" if missing

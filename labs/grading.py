@@ -42,6 +42,7 @@ class Snapshot:
     services: dict[str, dict[str, Any]] = field(default_factory=dict)
     pods: dict[str, dict[str, Any]] = field(default_factory=dict)
     deployments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    statefulsets: dict[str, dict[str, Any]] = field(default_factory=dict)
     endpointslices: list[dict[str, Any]] = field(default_factory=list)
     nodes: list[dict[str, Any]] = field(default_factory=list)
     probes: dict[str, Any] = field(default_factory=dict)
@@ -145,7 +146,7 @@ class _Skip(Exception):
 
 # -- collecting ---------------------------------------------------------------------------------
 def collect(kube: Kube, lab: Lab, *, host_ports: bool, cluster: str = "") -> Snapshot:
-    """List what the grader reads (5 requests), then run the probes the objectives need."""
+    """List what the grader reads (6 requests), then run the probes the objectives need."""
     ns = lab.namespace
     snap = Snapshot(ns, host_ports=host_ports, cluster=cluster)
     snap.namespace_exists = kube.get(f"/api/v1/namespaces/{ns}") is not None
@@ -154,6 +155,7 @@ def collect(kube: Kube, lab: Lab, *, host_ports: bool, cluster: str = "") -> Sna
         snap.services = _by_name(kube.list(f"/api/v1/namespaces/{ns}/services"))
         snap.pods = _by_name(kube.list(f"/api/v1/namespaces/{ns}/pods"))
         snap.deployments = _by_name(kube.list(f"/apis/apps/v1/namespaces/{ns}/deployments"))
+        snap.statefulsets = _by_name(kube.list(f"/apis/apps/v1/namespaces/{ns}/statefulsets"))
         snap.endpointslices = kube.list(f"/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices")
     run_probes(kube, lab, snap)
     return snap
@@ -172,8 +174,11 @@ def probe_key(source: str, probe: probing.Http | probing.Dns) -> str:
 def planned(objective: Objective, snap: Snapshot) -> list[tuple[str, probing.Http | probing.Dns]]:
     """The probes an objective needs, as (source, probe); empty when it cannot be planned."""
     try:
-        if objective.check == "dns":
+        if objective.check in ("dns", "dns-records"):
             return [(objective["from"], probing.Dns(objective["service"]))]
+        if objective.check == "dns-pod-names":
+            return [(objective["from"], probing.Dns(pod_dns_name(objective, snap, pod)))
+                    for pod in _ready_names(_workload_pods(objective, snap))]
         if objective.check in ("http", "http-host"):
             source = objective.get("from", "host")
             count = int(objective.get("requests", REQUESTS))
@@ -254,23 +259,55 @@ def _service(o: Objective, snap: Snapshot, key: str = "service") -> dict[str, An
     return svc
 
 
-def _deployment_pods(o: Objective, snap: Snapshot) -> list[dict[str, Any]]:
-    name = o["deployment"]
-    d = snap.deployments.get(name)
+def _workload(o: Objective) -> tuple[str, str]:
+    """The objective's workload: ("deployment" or "statefulset", its name)."""
+    kind = "statefulset" if "statefulset" in o.params else "deployment"
+    return kind, o[kind]
+
+
+def _workload_pods(o: Objective, snap: Snapshot) -> list[dict[str, Any]]:
+    kind, name = _workload(o)
+    return _pods_of(kind, name, snap)
+
+
+def _pods_of(kind: str, name: str, snap: Snapshot) -> list[dict[str, Any]]:
+    objects = snap.deployments if kind == "deployment" else snap.statefulsets
+    d = objects.get(name)
     if d is None:
-        raise _Fail(msg("deployment", name=name),
-                    msg("deployment.missing", name=name, ns=snap.namespace))
+        raise _Fail(msg(kind, name=name), msg(f"{kind}.missing", name=name, ns=snap.namespace))
     want = d.get("spec", {}).get("selector", {}).get("matchLabels") or {}
-    pods = [p for p in snap.pods.values() if _matches(want, p) and _owned_by_deployment(p, name)]
+    pods = [p for p in snap.pods.values() if _matches(want, p) and _owned_by(p, kind, name)]
     if not pods:
-        raise _Fail(msg("deployment.pods", name=name), msg("deployment.no-pods", name=name))
+        raise _Fail(msg(f"{kind}.pods", name=name), msg(f"{kind}.no-pods", name=name))
     return pods
 
 
-def _owned_by_deployment(pod: dict[str, Any], deployment: str) -> bool:
+def _served_by_pods(name: str, snap: Snapshot) -> list[dict[str, Any]]:
+    """The pods of the Deployment or StatefulSet ``name`` (an http check's served-by)."""
+    return _pods_of("statefulset" if name in snap.statefulsets and name not in snap.deployments
+                    else "deployment", name, snap)
+
+
+def _owned_by(pod: dict[str, Any], kind: str, name: str) -> bool:
+    """A Deployment's pods belong to its ReplicaSets (<name>-<hash>), a StatefulSet's to it."""
     owners = pod["metadata"].get("ownerReferences") or []
-    return any(r.get("kind") == "ReplicaSet" and r.get("name", "").startswith(f"{deployment}-")
+    if kind == "statefulset":
+        return any(r.get("kind") == "StatefulSet" and r.get("name") == name for r in owners)
+    return any(r.get("kind") == "ReplicaSet" and r.get("name", "").startswith(f"{name}-")
                for r in owners)
+
+
+def _ready_names(pods: Iterable[dict[str, Any]]) -> list[str]:
+    """Names of the live, ready pods, in ordinal order for a StatefulSet (web-2 before web-10)."""
+    def order(name: str) -> tuple[str, int, str]:
+        base, _, tail = name.rpartition("-")
+        return (base, int(tail), "") if tail.isdigit() else (name, -1, name)
+    return sorted((p["metadata"]["name"] for p in _live(pods) if pod_ready(p)), key=order)
+
+
+def pod_dns_name(o: Objective, snap: Snapshot, pod: str) -> str:
+    """A StatefulSet pod's own name under the headless Service: web-0.<svc>.<ns>.svc.cluster.local."""
+    return f"{pod}.{o['service']}.{snap.namespace}.svc.cluster.local"
 
 
 def _matches(selector: dict[str, str], pod: dict[str, Any]) -> bool:
@@ -372,9 +409,9 @@ def check_service_port(o: Objective, snap: Snapshot) -> Message:
 def check_selector(o: Objective, snap: Snapshot) -> Message:
     svc = _service(o, snap)
     selector = svc.get("spec", {}).get("selector") or {}
-    pods = _live(_deployment_pods(o, snap))
+    pods = _live(_workload_pods(o, snap))
     shown = ",".join(f"{k}={v}" for k, v in selector.items()) or "<none>"
-    deployment = o["deployment"]
+    kind, deployment = _workload(o)
     if not selector:
         raise _Fail(msg("selector.want", deployment=deployment), msg("selector.none"))
     missed = [p["metadata"]["name"] for p in pods if not _matches(selector, p)]
@@ -384,7 +421,7 @@ def check_selector(o: Objective, snap: Snapshot) -> Message:
                         labels=", ".join(f"{k}={v}" for k, v in labels.items())),
                     msg("selector.misses", selector=shown, n=len(missed)))
     extra = [n for n, p in snap.pods.items()
-             if _matches(selector, p) and not _owned_by_deployment(p, deployment)]
+             if _matches(selector, p) and not _owned_by(p, kind, deployment)]
     if extra:
         raise _Fail(msg("selector.want-only", deployment=deployment),
                     msg("selector.extra", selector=shown, extra=", ".join(sorted(extra))))
@@ -395,7 +432,7 @@ def check_endpoints(o: Objective, snap: Snapshot) -> Message:
     svc = _service(o, snap)
     name = svc["metadata"]["name"]
     selector = svc.get("spec", {}).get("selector") or {}
-    ready_pods = [p for p in _live(_deployment_pods(o, snap)) if pod_ready(p)]
+    ready_pods = [p for p in _live(_workload_pods(o, snap)) if pod_ready(p)]
     matched = [p for p in ready_pods if _matches(selector, p)]
     slices = [s for s in snap.endpointslices
               if (s["metadata"].get("labels") or {}).get("kubernetes.io/service-name") == name]
@@ -406,7 +443,7 @@ def check_endpoints(o: Objective, snap: Snapshot) -> Message:
     listening = {c.get("containerPort") for p in ready_pods
                  for c in (p.get("spec", {}).get("containers") or [])
                  for c in (c.get("ports") or [])}
-    expected = msg("endpoints.want", n=len(ready_pods), deployment=o["deployment"])
+    expected = msg("endpoints.want", n=len(ready_pods), deployment=_workload(o)[1])
     if not ready:
         why = ("endpoints.no-ready-pod" if not matched else
                "endpoints.no-port" if slices else "endpoints.no-slice")
@@ -493,8 +530,7 @@ def check_http(o: Objective, snap: Snapshot) -> Message:
         raise _Skip(msg("http.no-host-ports"))
     source = o.get("from", "host")
     count = int(o.get("requests", REQUESTS))
-    pods = {p["metadata"]["name"] for p in _deployment_pods(
-        Objective(o.id, o.title, o.check, o.hint, {"deployment": o["served-by"]}), snap)}
+    pods = {p["metadata"]["name"] for p in _served_by_pods(o["served-by"], snap)}
     summaries = []
     for url in urls(o, snap):
         results = _probed(o, snap, source, probing.Http(url, count))
@@ -511,13 +547,108 @@ def check_http(o: Objective, snap: Snapshot) -> Message:
         if strangers:
             raise _Fail(expected, msg("http.strangers", pods=", ".join(sorted(strangers)),
                                       deployment=o["served-by"]))
-        spread = ", ".join(f"{p.rsplit('-', 1)[-1]}×{n}" for p, n in sorted(answered.items()))
+        spread = ", ".join(f"{_short(p)}×{n}" for p, n in sorted(answered.items()))
         summaries.append(msg("http.answered", url=url, spread=spread))
     return summaries[0] if len(summaries) == 1 else msg("text", text=summaries)
 
 
+def check_statefulset_ready(o: Objective, snap: Snapshot) -> Message:
+    name, want = o["statefulset"], int(o.get("replicas", 1))
+    sts = snap.statefulsets.get(name)
+    if sts is None:
+        raise _Fail(msg("ready.statefulset", name=name, want=want),
+                    msg("statefulset.missing", name=name, ns=snap.namespace))
+    ready = sts.get("status", {}).get("readyReplicas") or 0
+    count = msg("ready.count", ready=ready, total=sts.get("spec", {}).get("replicas", 1))
+    if ready < want:
+        raise _Fail(msg("ready.want", want=want), count)
+    return count
+
+
+def check_headless(o: Objective, snap: Snapshot) -> Message:
+    """clusterIP None on a ClusterIP Service; with ``statefulset``, that it names this Service."""
+    svc = _service(o, snap)
+    spec = svc.get("spec", {})
+    kind, ip = spec.get("type", "ClusterIP"), spec.get("clusterIP")
+    if kind != "ClusterIP":
+        raise _Fail(msg("headless.want"), msg("type", type=kind))
+    if ip != "None":
+        raise _Fail(msg("headless.want"), msg("cluster-ip", ip=ip or "<none>"))
+    if "statefulset" not in o.params:
+        return msg("cluster-ip", ip="None")
+    name, service = o["statefulset"], o["service"]
+    sts = snap.statefulsets.get(name)
+    if sts is None:
+        raise _Fail(msg("statefulset", name=name),
+                    msg("statefulset.missing", name=name, ns=snap.namespace))
+    got = sts.get("spec", {}).get("serviceName") or "<none>"
+    if got != service:
+        raise _Fail(msg("service-name", statefulset=name, service=service),
+                    msg("service-name", statefulset=name, service=got))
+    return msg("headless", statefulset=name, service=service)
+
+
+def check_dns_records(o: Objective, snap: Snapshot) -> Message:
+    """The Service's name resolves to exactly the ready pods' IPs: one A record each, no VIP."""
+    svc = _service(o, snap)
+    service, name = o["service"], o["statefulset"]
+    ips = sorted(p.get("status", {}).get("podIP", "") for p in _live(_workload_pods(o, snap))
+                 if pod_ready(p))
+    expected = msg("dns.records.want", service=service, n=len(ips), statefulset=name,
+                   ips=", ".join(ips) or msg("none"))
+    result = _probed(o, snap, o["from"], probing.Dns(service))
+    if not result.get("ok"):
+        raise _Fail(expected, msg("dns.failed", error=result.get("error")))
+    got = list(result.get("addresses") or [])
+    found = msg("dns.records", service=service, addresses=", ".join(sorted(got)), n=len(got))
+    vip = svc.get("spec", {}).get("clusterIP")
+    if vip and vip != "None" and vip in got:
+        raise _Fail(expected, msg("dns.records.vip", service=service, ip=vip))
+    if sorted(got) != ips:
+        raise _Fail(expected, found)
+    return found
+
+
+def check_dns_pod_names(o: Objective, snap: Snapshot) -> Message:
+    """Each ready pod's own name under the headless Service resolves to that pod's IP."""
+    svc = _service(o, snap)
+    service, name = o["service"], o["statefulset"]
+    pods = {p["metadata"]["name"]: p for p in _workload_pods(o, snap)}
+    ready = _ready_names(pods.values())
+    expected = msg("dns.pod-names.want", statefulset=name, service=service, ns=snap.namespace)
+    if not ready:
+        raise _Fail(expected, msg("dns.pod-names.no-ready", statefulset=name))
+    sts_service = snap.statefulsets.get(name, {}).get("spec", {}).get("serviceName") or "<none>"
+    why: Message | str = ""
+    if svc.get("spec", {}).get("clusterIP") != "None":
+        why = msg("dns.pod-names.not-headless", service=service)
+    elif sts_service != service:
+        why = msg("dns.pod-names.other-service", statefulset=name, service=sts_service)
+    answers = []
+    for pod in ready:
+        fqdn = pod_dns_name(o, snap, pod)
+        result = _probed(o, snap, o["from"], probing.Dns(fqdn))
+        if not result.get("ok"):
+            raise _Fail(expected, msg("dns.pod-name.failed", name=fqdn,
+                                      error=result.get("error"), why=why))
+        ip = pods[pod].get("status", {}).get("podIP", "")
+        got = result.get("addresses") or []
+        if got != [ip]:
+            raise _Fail(expected, msg("dns.pod-name.wrong", name=fqdn, addresses=", ".join(got),
+                                      pod=pod, ip=ip))
+        answers.append(msg("dns.pod-name", name=f"{pod}.{service}", ip=ip))
+    return msg("text", text=answers)
+
+
+def _short(pod: str) -> str:
+    """A Deployment's pod by its suffix (nhmwn), a StatefulSet's by its whole name (web-0)."""
+    tail = pod.rsplit("-", 1)[-1]
+    return pod if tail.isdigit() else tail
+
+
 CHECKS: dict[str, Callable[[Objective, Snapshot], Message]] = {
     "deployment-ready": check_deployment_ready,
+    "statefulset-ready": check_statefulset_ready,
     "pod-ready": check_pod_ready,
     "service": check_service,
     "service-port": check_service_port,
@@ -526,7 +657,10 @@ CHECKS: dict[str, Callable[[Objective, Snapshot], Message]] = {
     "external-ips": check_external_ips,
     "external-name": check_external_name,
     "no-cluster-ip": check_no_cluster_ip,
+    "headless": check_headless,
     "dns": check_dns,
+    "dns-records": check_dns_records,
+    "dns-pod-names": check_dns_pod_names,
     "http": check_http,
     "http-host": check_http,
 }

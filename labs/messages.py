@@ -44,12 +44,20 @@ FINDINGS: dict[str, dict[str, str]] = {
     "deployment.pods": {"en": "pods of {name}", "ko": "{name}의 Pod"},
     "deployment.no-pods": {"en": "the Deployment {name} has no pods yet",
                            "ko": "Deployment {name}의 Pod가 아직 없음"},
+    "statefulset": {"en": "the StatefulSet {name}", "ko": "StatefulSet {name}"},
+    "statefulset.missing": {"en": "no StatefulSet {name} in {ns}",
+                            "ko": "{ns}에 StatefulSet {name} 없음"},
+    "statefulset.pods": {"en": "pods of {name}", "ko": "{name}의 Pod"},
+    "statefulset.no-pods": {"en": "the StatefulSet {name} has no pods yet",
+                            "ko": "StatefulSet {name}의 Pod가 아직 없음"},
     "url.field": {"en": "{name} with a {field}", "ko": "{field} 값이 있는 {name}"},
     "url.no-field": {"en": "{name} has no {field} (PORT(S) {ports})",
                      "ko": "{name}에 {field} 값 없음 (PORT(S) {ports})"},
     # deployment-ready
     "ready.deployment": {"en": "Deployment {name} with {want} ready pods",
                          "ko": "준비된 Pod가 {want}개인 Deployment {name}"},
+    "ready.statefulset": {"en": "StatefulSet {name} with {want} ready pods",
+                          "ko": "준비된 Pod가 {want}개인 StatefulSet {name}"},
     "ready.want": {"en": "{want} ready pods", "ko": "준비된 Pod {want}개"},
     "ready.count": {"en": "{ready}/{total} ready", "ko": "{ready}/{total} 준비됨"},
     # pod-ready
@@ -62,6 +70,13 @@ FINDINGS: dict[str, dict[str, str]] = {
     "ports": {"en": "PORT(S) {ports}", "ko": "PORT(S) {ports}"},
     "external-name": {"en": "externalName {name}", "ko": "externalName {name}"},
     "cluster-ip": {"en": "CLUSTER-IP {ip}", "ko": "CLUSTER-IP {ip}"},
+    # headless
+    "headless.want": {"en": "type ClusterIP with CLUSTER-IP None (a headless Service)",
+                      "ko": "타입 ClusterIP, CLUSTER-IP None (헤드리스 Service)"},
+    "service-name": {"en": "serviceName of the StatefulSet {statefulset}: {service}",
+                     "ko": "StatefulSet {statefulset}의 serviceName: {service}"},
+    "headless": {"en": "CLUSTER-IP None; serviceName of the StatefulSet {statefulset}: {service}",
+                 "ko": "CLUSTER-IP None; StatefulSet {statefulset}의 serviceName: {service}"},
     # selector
     "selector.want": {"en": "a selector matching the pods of {deployment}",
                       "ko": "{deployment}의 Pod를 선택하는 셀렉터"},
@@ -118,6 +133,35 @@ FINDINGS: dict[str, dict[str, str]] = {
                 "ko": "{service} -> {addresses} ({canonical})"},
     "dns.chain": {"en": "{service} -> {canonical} -> {addresses}",
                   "ko": "{service} -> {canonical} -> {addresses}"},
+    "dns.records.want": {
+        "en": "{service} resolving to the {n} ready pod(s) of {statefulset}, one A record each: "
+              "{ips}",
+        "ko": "{service} 이름 조회 결과 {statefulset}의 준비된 Pod {n}개, Pod마다 A 레코드 하나: "
+              "{ips}"},
+    "dns.records": {"en": "{service} -> {addresses} ({n} A record(s))",
+                    "ko": "{service} -> {addresses} (A 레코드 {n}개)"},
+    "dns.records.vip": {
+        "en": "{service} -> {ip}: the Service's cluster IP, not the pods (the Service is not "
+              "headless)",
+        "ko": "{service} -> {ip}: Pod가 아닌 Service의 클러스터 IP (헤드리스 Service가 아님)"},
+    "dns.pod-names.want": {
+        "en": "each ready pod of {statefulset} resolving by name to its own IP "
+              "(<pod>.{service}.{ns}.svc.cluster.local)",
+        "ko": "{statefulset}의 준비된 Pod마다 이름으로 조회하면 그 Pod의 IP "
+              "(<Pod>.{service}.{ns}.svc.cluster.local)"},
+    "dns.pod-names.no-ready": {"en": "no ready pod of {statefulset}",
+                               "ko": "{statefulset}의 준비된 Pod 없음"},
+    "dns.pod-names.not-headless": {
+        "en": " - {service} is not headless, so its pods get no names in DNS",
+        "ko": " - Service {service}: 헤드리스가 아니어서 Pod 이름이 DNS에 등록되지 않음"},
+    "dns.pod-names.other-service": {
+        "en": " - the StatefulSet {statefulset} names the Service {service} in spec.serviceName",
+        "ko": " - StatefulSet {statefulset}의 spec.serviceName은 Service {service}"},
+    "dns.pod-name.failed": {"en": "{name}: lookup failed: {error}{why}",
+                            "ko": "{name}: 이름 조회 실패: {error}{why}"},
+    "dns.pod-name.wrong": {"en": "{name} -> {addresses}, but {pod} has {ip}",
+                           "ko": "{name} -> {addresses}, 하지만 {pod}의 IP는 {ip}"},
+    "dns.pod-name": {"en": "{name} -> {ip}", "ko": "{name} -> {ip}"},
     "http.no-host-ports": {"en": "this cluster's NodePorts are not mapped to 127.0.0.1 here",
                            "ko": "이 클러스터는 NodePort를 이 컴퓨터의 127.0.0.1로 연결하지 않음"},
     "http.want": {"en": "{count}/{count} answers 200 from pods of {deployment} for {url}",

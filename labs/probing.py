@@ -8,6 +8,7 @@ prints marker lines that :func:`parse` reads back.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import shlex
 import time
@@ -97,8 +98,11 @@ def parse(out: str, probes: list[Http | Dns]) -> list[list[HttpResult] | DnsResu
             rc, _, rest = line[6:].partition(" ")
             words = rest.split()
             ok = rc == "0" and bool(words)
-            results.append(DnsResult(p.name, ok, addresses=words[:1] if ok else [],
-                                     canonical=words[1] if ok and len(words) > 1 else "",
+            # getent hosts prints one line per address: "<ip> <canonical> [aliases]"
+            addresses = list(dict.fromkeys(w for w in words if _is_ip(w))) if ok else []
+            names = [w for w in words if not _is_ip(w)]
+            results.append(DnsResult(p.name, ok, addresses=addresses,
+                                     canonical=names[0] if ok and names else "",
                                      error="" if ok else (rest or "name not found")))
             continue
         batch: list[HttpResult] = []
@@ -130,6 +134,14 @@ def parse(out: str, probes: list[Http | Dns]) -> list[list[HttpResult] | DnsResu
                                     headers=headers, body=body, error=err, exit_code=code))
         results.append(batch)
     return results
+
+
+def _is_ip(word: str) -> bool:
+    try:
+        ipaddress.ip_address(word)
+    except ValueError:
+        return False
+    return True
 
 
 def served_by(headers: dict[str, str], body: str) -> str | None:

@@ -90,11 +90,12 @@ def apply(name: str | Lab, files: list[str | Path], *, wait: bool = True) -> lis
 
 
 def settle(kube: Kube, namespace: str, applied: list[dict[str, Any]]) -> None:
-    """Wait for applied Deployments to roll out, Pods to be ready, Services to get endpoints."""
+    """Wait for applied Deployments and StatefulSets to roll out, Pods to be ready, Services to
+    get endpoints."""
     for obj in applied:
         kind, name = obj["kind"], obj["metadata"]["name"]
-        if kind == "Deployment":
-            waiting.wait_rollout(kube, namespace, name)
+        if kind in ("Deployment", "StatefulSet"):
+            waiting.wait_rollout(kube, namespace, name, kind=kind.lower())
         elif kind == "Pod":
             waiting.wait_pod_ready(kube, namespace, name)
     for obj in applied:

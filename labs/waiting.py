@@ -96,10 +96,12 @@ def ready_endpoints(slices: Objects) -> list[str]:
 
 
 # -- the waits the labs use ---------------------------------------------------------------------------
-def wait_rollout(kube: Kube, namespace: str, name: str, timeout: float = 180) -> dict[str, Any]:
-    with Progress(f"Rollout of deployment/{name}") as p:
-        objs = wait_for(kube, f"/apis/apps/v1/namespaces/{namespace}/deployments", rolled_out,
-                        what=f"deployment/{name} in {namespace} to roll out", timeout=timeout,
+def wait_rollout(kube: Kube, namespace: str, name: str, timeout: float = 180,
+                 kind: str = "deployment") -> dict[str, Any]:
+    """Wait until the Deployment (or ``kind="statefulset"``) has all its pods updated and ready."""
+    with Progress(f"Rollout of {kind}/{name}") as p:
+        objs = wait_for(kube, f"/apis/apps/v1/namespaces/{namespace}/{kind}s", rolled_out,
+                        what=f"{kind}/{name} in {namespace} to roll out", timeout=timeout,
                         state=rollout_state, progress=p, fieldSelector=f"metadata.name={name}")
     return objs[name]
 

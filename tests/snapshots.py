@@ -33,10 +33,11 @@ def node(name: str, ip: str, control_plane: bool) -> dict[str, Any]:
 
 
 def ready_pod(name: str, labels: dict[str, str], spec: dict[str, Any], ip: str, node_name: str,
-              owner: str | None = None, ready: bool = True) -> dict[str, Any]:
+              owner: str | None = None, ready: bool = True,
+              owner_kind: str = "ReplicaSet") -> dict[str, Any]:
     meta: dict[str, Any] = {"name": name, "labels": dict(labels)}
     if owner:
-        meta["ownerReferences"] = [{"kind": "ReplicaSet", "name": owner, "controller": True}]
+        meta["ownerReferences"] = [{"kind": owner_kind, "name": owner, "controller": True}]
     status = "True" if ready else "False"
     return {"metadata": meta, "spec": {**copy.deepcopy(spec), "nodeName": node_name},
             "status": {"phase": "Running", "podIP": ip,
@@ -88,6 +89,25 @@ class Cluster:
                          "availableReplicas": ready, "observedGeneration": 1}
         self.snap.deployments[name] = obj
 
+    def _statefulset(self, obj: dict[str, Any], ready: int | None = None) -> None:
+        """Pods <name>-0.. with spec.hostname and spec.subdomain = serviceName, as the
+        StatefulSet controller makes them."""
+        name, spec = obj["metadata"]["name"], obj["spec"]
+        want = spec.get("replicas", 1)
+        ready = want if ready is None else ready
+        tmpl = spec["template"]
+        for i in range(want):
+            pod_spec = {**tmpl["spec"], "hostname": f"{name}-{i}",
+                        "subdomain": spec.get("serviceName", "")}
+            pod = ready_pod(f"{name}-{i}", tmpl["metadata"]["labels"], pod_spec,
+                            f"10.244.{1 + i % 2}.{next(self._ips)}", NODES[1 + i % 2][0],
+                            owner=name, ready=i < ready, owner_kind="StatefulSet")
+            self.snap.pods[pod["metadata"]["name"]] = pod
+        obj["metadata"]["generation"] = 1
+        obj["status"] = {"replicas": want, "readyReplicas": ready, "currentReplicas": want,
+                         "availableReplicas": ready, "observedGeneration": 1}
+        self.snap.statefulsets[name] = obj
+
     def _pod(self, obj: dict[str, Any]) -> None:
         name = obj["metadata"]["name"]
         self.snap.pods[name] = ready_pod(name, obj["metadata"].get("labels", {}), obj["spec"],
@@ -122,9 +142,12 @@ class Cluster:
                     continue  # a named targetPort the pod does not have: skipped
                 ports = resolved
                 ready = pod["status"]["conditions"][0]["status"] == "True"
-                eps.append({"addresses": [pod["status"]["podIP"]],
-                            "conditions": {"ready": ready, "serving": ready},
-                            "targetRef": {"kind": "Pod", "name": pod["metadata"]["name"]}})
+                ep = {"addresses": [pod["status"]["podIP"]],
+                      "conditions": {"ready": ready, "serving": ready},
+                      "targetRef": {"kind": "Pod", "name": pod["metadata"]["name"]}}
+                if pod["spec"].get("hostname") and pod["spec"].get("subdomain") == name:
+                    ep["hostname"] = pod["spec"]["hostname"]  # the EndpointSlice controller's rule
+                eps.append(ep)
             self.snap.endpointslices.append({
                 "metadata": {"name": f"{name}-abcde",
                              "labels": {"kubernetes.io/service-name": name}},
@@ -157,6 +180,18 @@ class Cluster:
         return self.snap
 
     def _resolve(self, name: str) -> dict[str, Any]:
+        """CoreDNS: a Service's A record (its cluster IP, or a headless Service's ready
+        endpoints), a CNAME for ExternalName, <hostname>.<svc>.<ns>.svc for headless endpoints."""
+        suffix = f".{self.lab.namespace}.svc.cluster.local"
+        if name.endswith(suffix) and name.count(".") == 5:
+            host, svc_name = name[: -len(suffix)].split(".")
+            svc = self.snap.services.get(svc_name)
+            ips = [a for ep in self._ready_endpoints(svc_name) if ep.get("hostname") == host
+                   for a in ep["addresses"]] if svc and svc["spec"].get("clusterIP") == "None" \
+                else []
+            return {"name": name, "ok": bool(ips), "addresses": ips,
+                    "canonical": name if ips else "",
+                    "error": "" if ips else "name not found"}
         svc = self.snap.services.get(name)
         canonical = f"{name}.{self.lab.namespace}.svc.cluster.local"
         if svc and svc["spec"]["type"] == "ExternalName":
@@ -164,7 +199,13 @@ class Cluster:
             svc = self.snap.services.get(canonical.split(".")[0])
         if not svc or not svc["spec"].get("clusterIP"):
             return {"name": name, "ok": False, "addresses": [], "canonical": "",
-                    "error": ""}
+                    "error": "name not found"}
+        if svc["spec"]["clusterIP"] == "None":
+            ips = sorted(a for ep in self._ready_endpoints(svc["metadata"]["name"])
+                         for a in ep["addresses"])
+            return {"name": name, "ok": bool(ips), "addresses": ips,
+                    "canonical": canonical if ips else "",
+                    "error": "" if ips else "name not found"}
         return {"name": name, "ok": True, "addresses": [svc["spec"]["clusterIP"]],
                 "canonical": canonical, "error": ""}
 
@@ -175,7 +216,8 @@ class Cluster:
         for name, svc in self.snap.services.items():
             spec = svc["spec"]
             for p in spec.get("ports") or []:
-                hit = ((host in (spec.get("clusterIP"), name) and port == p["port"])
+                fqdn = f"{name}.{self.lab.namespace}.svc.cluster.local"
+                hit = ((host in (spec.get("clusterIP"), name, fqdn) and port == p["port"])
                        or (host in spec.get("externalIPs", []) and port == p["port"])
                        or (host in node_ips | {"127.0.0.1"} and port == p.get("nodePort")))
                 if host == "127.0.0.1" and (source != "host" or not 31001 <= port <= 31005):
@@ -191,10 +233,13 @@ class Cluster:
                             return self._answer(url, target, p, turn)
         return refused(url)
 
+    def _ready_endpoints(self, service: str) -> list[dict[str, Any]]:
+        return [ep for s in self.snap.endpointslices
+                if s["metadata"]["labels"]["kubernetes.io/service-name"] == service
+                for ep in s["endpoints"] or [] if ep["conditions"]["ready"]]
+
     def _answer(self, url: str, service: str, port: dict[str, Any], turn: int) -> dict[str, Any]:
-        ready = [ep["targetRef"]["name"] for s in self.snap.endpointslices
-                 if s["metadata"]["labels"]["kubernetes.io/service-name"] == service
-                 for ep in s["endpoints"] or [] if ep["conditions"]["ready"]]
+        ready = [ep["targetRef"]["name"] for ep in self._ready_endpoints(service)]
         if not ready:
             return refused(url)
         target = self._target(port, self.snap.pods[ready[0]])

@@ -18,7 +18,7 @@ from labs.grading import grade
 from labs.kube import Kube
 
 pytestmark = pytest.mark.controlplane
-PROBES = {"http", "http-host", "dns"}
+PROBES = {"http", "http-host", "dns", "dns-records", "dns-pod-names"}
 
 
 @pytest.fixture(scope="module")

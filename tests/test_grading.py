@@ -21,8 +21,8 @@ def statuses(results: dict) -> dict[str, str]:
     return {k: r.status for k, r in results.items()}
 
 
-def test_the_four_core_labs_exist():
-    assert LABS == ["clusterip", "nodeport", "loadbalancer", "externalname"]
+def test_the_four_service_types_and_the_headless_service_are_labs():
+    assert LABS == ["clusterip", "nodeport", "loadbalancer", "externalname", "headless"]
 
 
 @pytest.mark.parametrize("lab", LABS)
@@ -221,3 +221,129 @@ def test_the_terminal_table_shows_expected_found_and_hint():
             "  found:    no Service web-service-nodeport in lab-nodeport (Services there: none)\n"
             "  hint:     Set spec.type: NodePort.") in text
     assert "nodeport: 2 passed, 7 failed (0.0 s, 0 API requests)" in text
+
+
+# -- the headless Service and its StatefulSet ----------------------------------------------------
+def headless_with(edit=None, ready: int | None = None) -> Cluster:
+    """The headless lab solved, with ``edit`` applied to its manifests (and ``ready`` web pods)."""
+    c = Cluster("headless")
+    c.apply("common/web-echo-config.yml", "common/nginx-test01.yml")
+    sts = next(d.obj for d in __import__("labs").manifests.load("headless/statefulset-web.yml"))
+    sts = __import__("copy").deepcopy(sts)
+    if edit:
+        edit(sts)
+    c._statefulset(sts, ready=ready)
+    return c.apply("headless/service-headless.yml", edit=edit)
+
+
+def test_headless_solved_resolves_every_pod_and_each_by_name():
+    c = headless_with()
+    results = grade(c)
+    assert statuses(results) == {k: PASSED for k in results}
+    ips = sorted(c.snap.pods[f"web-{i}"]["status"]["podIP"] for i in range(3))
+    assert results["dns-records"].found == f"web-headless -> {', '.join(ips)} (3 A record(s))"
+    assert results["dns-pod-names"].found.startswith("web-0.web-headless -> 10.244.")
+    assert results["dns-pod-names"].found.count("; ") == 2
+    assert results["headless"].found == (
+        "CLUSTER-IP None; serviceName of the StatefulSet web: web-headless")
+    assert "-> 200 from web-0×2, web-1×2, web-2×2" in results["curl-dns"].found
+
+
+def test_headless_unsolved_passes_the_setup_and_fails_the_service_with_hints():
+    results = grade(Cluster("headless").setup())
+    assert statuses(results) == {
+        "web-ready": PASSED, "client-ready": PASSED, "service-type": FAILED, "headless": FAILED,
+        "selector": FAILED, "endpoints": FAILED, "dns-records": FAILED, "dns-pod-names": FAILED,
+        "curl-dns": FAILED}
+    assert all(r.hint for r in results.values() if r.status == FAILED)
+    assert results["headless"].found == (
+        "no Service web-headless in lab-headless (Services there: none)")
+
+
+def test_a_service_with_a_cluster_ip_is_not_headless():
+    def with_vip(obj):
+        if obj["kind"] == "Service":
+            del obj["spec"]["clusterIP"]
+    c = headless_with(with_vip)
+    vip = c.snap.services["web-headless"]["spec"]["clusterIP"]
+    results = grade(c)
+    assert results["headless"].found == f"CLUSTER-IP {vip}"
+    assert results["headless"].expected == (
+        "type ClusterIP with CLUSTER-IP None (a headless Service)")
+    assert results["dns-records"].status == FAILED
+    assert results["dns-records"].found == (
+        f"web-headless -> {vip}: the Service's cluster IP, not the pods (the Service is not "
+        "headless)")
+    assert results["dns-pod-names"].found == (
+        "web-0.web-headless.lab-headless.svc.cluster.local: lookup failed: name not found"
+        " - web-headless is not headless, so its pods get no names in DNS")
+    # the Service itself works: curl goes through the virtual IP
+    assert results["curl-dns"].status == PASSED and results["endpoints"].status == PASSED
+
+
+def test_a_statefulset_naming_another_service_gets_no_pod_names():
+    def elsewhere(obj):
+        if obj["kind"] == "StatefulSet":
+            obj["spec"]["serviceName"] = "web-other"
+    results = grade(headless_with(elsewhere))
+    assert results["headless"].found == "serviceName of the StatefulSet web: web-other"
+    assert results["dns-pod-names"].found == (
+        "web-0.web-headless.lab-headless.svc.cluster.local: lookup failed: name not found"
+        " - the StatefulSet web names the Service web-other in spec.serviceName")
+    # the Service's own name still lists the pods: only the per-pod names need serviceName
+    assert results["dns-records"].status == PASSED
+
+
+def test_a_headless_selector_matching_nothing_gives_no_records():
+    def wrong(obj):
+        if obj["kind"] == "Service":
+            obj["spec"]["selector"] = {"app": "web"}
+    results = grade(headless_with(wrong))
+    assert results["selector"].found == "selector app=web matches none of 3 pod(s)"
+    assert results["endpoints"].found == "ENDPOINTS <none>: the selector matches no ready pod"
+    assert results["dns-records"].found == "lookup failed: name not found"
+    assert results["dns-records"].expected.startswith(
+        "web-headless resolving to the 3 ready pod(s) of web, one A record each: 10.244.")
+    assert results["dns-pod-names"].status == FAILED
+    assert results["curl-dns"].status == FAILED
+
+
+def test_an_unready_pod_has_no_a_record():
+    c = headless_with(ready=2)
+    results = grade(c)
+    assert results["web-ready"].found == "2/3 ready" and results["web-ready"].status == FAILED
+    ready = sorted(c.snap.pods[n]["status"]["podIP"] for n in ("web-0", "web-1"))
+    assert results["dns-records"].status == PASSED
+    assert results["dns-records"].found == f"web-headless -> {', '.join(ready)} (2 A record(s))"
+    assert results["dns-pod-names"].found.count("->") == 2  # web-2 is not asked about
+
+
+def test_dns_records_that_miss_a_ready_pod_fail():
+    c = headless_with()
+    snap = c.probe()
+    key = "nginx01 dns web-headless"
+    snap.probes[key]["addresses"] = snap.probes[key]["addresses"][:2]
+    results = {r.id: r for r in evaluate(c.lab, snap)}
+    assert results["dns-records"].status == FAILED
+    assert results["dns-records"].found.endswith("(2 A record(s))")
+
+
+def test_a_pod_name_resolving_to_another_pod_fails():
+    c = headless_with()
+    snap = c.probe()
+    key = "nginx01 dns web-0.web-headless.lab-headless.svc.cluster.local"
+    other = c.snap.pods["web-1"]["status"]["podIP"]
+    snap.probes[key]["addresses"] = [other]
+    result = {r.id: r for r in evaluate(c.lab, snap)}["dns-pod-names"]
+    ip = c.snap.pods["web-0"]["status"]["podIP"]
+    assert result.found == (f"web-0.web-headless.lab-headless.svc.cluster.local -> {other}, "
+                            f"but web-0 has {ip}")
+
+
+def test_headless_findings_in_korean():
+    def with_vip(obj):
+        if obj["kind"] == "Service":
+            del obj["spec"]["clusterIP"]
+    r = grade(headless_with(with_vip))["headless"].in_lang("ko")
+    assert r.expected == "타입 ClusterIP, CLUSTER-IP None (헤드리스 Service)"
+    assert r.title == "web-headless가 헤드리스(CLUSTER-IP None)이고 StatefulSet의 serviceName이다"

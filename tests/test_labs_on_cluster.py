@@ -16,7 +16,8 @@ from labs.errors import ApplyError, LabError
 from labs.grading import FAILED, PASSED, SKIPPED, grade
 from labs.kube import Kube
 
-PROBES = {"http", "http-host", "dns"}  # answered by the embedded data plane (issue 4)
+PROBES = {"http", "http-host", "dns", "dns-records", "dns-pod-names"}  # answered by the
+# embedded data plane (issue 4)
 
 
 @pytest.fixture(scope="module", params=[
@@ -58,7 +59,7 @@ def test_solve_then_check_passes_what_the_api_shows(kube, lab):
             o.id: PASSED for o in catalog.load(lab).objectives if o.check != "http-host"}
     else:  # KWOK pods have no containers to exec into: what the API shows must pass
         assert set(structural(lab, report.results).values()) == {PASSED}, report.results
-    assert report.api_requests <= 7  # namespace, nodes, 4 lists, one exec
+    assert report.api_requests <= 8  # namespace, nodes, 5 lists, one exec
 
 
 def test_the_loadbalancer_gets_a_node_address_at_run_time(kube):
@@ -153,3 +154,47 @@ def test_the_cli_check_exits_non_zero_and_writes_json_and_junit(kube, tmp_path):
     assert done.returncode == 1, done.stderr
     assert (tmp_path / "check-results.json").exists() and (tmp_path / "junit.xml").exists()
     assert "externalname:" in done.stdout and "failed" in done.stdout
+
+
+def test_headless_pod_names_need_the_statefulsets_service_name(kube, tmp_path):
+    """Only a StatefulSet whose spec.serviceName is the headless Service gets per-pod names; the
+    Service's own name lists the ready pods either way (CoreDNS answers from EndpointSlices)."""
+    if not isinstance(session.cluster(start=False), clusters.EmbeddedCluster):
+        pytest.skip("KWOK pods have no containers to exec into")
+    other = tmp_path / "statefulset-web.yml"
+    other.write_text(Path(catalog.MANIFESTS, "headless/statefulset-web.yml").read_text()
+                     .replace("serviceName: web-headless", "serviceName: web-other"))
+    lab = catalog.load("headless")
+    session.reset(lab)
+    session.apply(lab, [Path(catalog.MANIFESTS, "common/web-echo-config.yml"), other,
+                        Path(catalog.MANIFESTS, "common/nginx-test01.yml"),
+                        Path(catalog.MANIFESTS, "headless/service-headless.yml")])
+    results = {r.id: r for r in grade(kube, lab, host_ports=False).results}
+    assert results["headless"].found == "serviceName of the StatefulSet web: web-other"
+    assert results["dns-pod-names"].found == (
+        "web-0.web-headless.lab-headless.svc.cluster.local: lookup failed: name not found"
+        " - the StatefulSet web names the Service web-other in spec.serviceName")
+    assert results["dns-records"].status == PASSED, results["dns-records"].found
+    assert results["curl-dns"].status == PASSED
+    session.reset(lab)
+
+
+def test_a_headless_service_with_a_cluster_ip_answers_with_its_virtual_ip(kube, tmp_path):
+    if not isinstance(session.cluster(start=False), clusters.EmbeddedCluster):
+        pytest.skip("KWOK pods have no containers to exec into")
+    vip = tmp_path / "service.yml"
+    vip.write_text(Path(catalog.MANIFESTS, "headless/service-headless.yml").read_text()
+                   .replace("clusterIP: None", "clusterIP: null"))
+    lab = catalog.load("headless")
+    session.reset(lab)
+    session.setup(lab)
+    session.apply(lab, [vip])
+    svc = kube.get("/api/v1/namespaces/lab-headless/services/web-headless")
+    ip = svc["spec"]["clusterIP"]
+    results = {r.id: r for r in grade(kube, lab, host_ports=False).results}
+    assert results["headless"].found == f"CLUSTER-IP {ip}"
+    assert results["dns-records"].found.startswith(f"web-headless -> {ip}: the Service's cluster IP")
+    assert results["dns-pod-names"].found.endswith(
+        "lookup failed: name not found - web-headless is not headless, so its pods get no names "
+        "in DNS")
+    session.reset(lab)
