@@ -16,7 +16,8 @@ from labs.paths import CHECKS
 
 SOURCES = notebooks.sources()
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
-CORE = ["00-intro", "01-clusterip", "02-nodeport", "03-loadbalancer", "04-externalname"]
+CORE = ["00-intro", "01-clusterip", "02-nodeport", "03-loadbalancer", "04-externalname",
+        "05-headless"]
 
 
 def test_the_five_notebooks_exist() -> None:

@@ -23,8 +23,10 @@ from nbclient import NotebookClient
 from labs import catalog, messages, notebooks
 from labs.paths import MANIFESTS
 
-CORE = ["00-intro", "01-clusterip", "02-nodeport", "03-loadbalancer", "04-externalname"]
-SETUP_CHECKS = {"deployment-ready", "pod-ready"}  # what the setup cell gives, not the challenge
+CORE = ["00-intro", "01-clusterip", "02-nodeport", "03-loadbalancer", "04-externalname",
+        "05-headless"]
+# what the setup cell gives, not the challenge
+SETUP_CHECKS = {"deployment-ready", "statefulset-ready", "pod-ready"}
 # `!kubectl` failing inside a cell does not raise: its message is looked for instead.
 SLOW_CELL = 45.0  # seconds
 KUBECTL_ERROR = re.compile(r"^(error: |Error from server|The \w+ \"[^\"]+\" is invalid)", re.M)
