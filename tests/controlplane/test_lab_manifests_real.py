@@ -1,7 +1,7 @@
 """The lab manifests on the real control plane: every lab's setup and solution manifests apply
-with server-side apply (the real kubectl 1.37) into the lab's namespace, its Deployments get 3
-ready pods (KWOK), and every Service with a selector lists exactly those pods in its Endpoints
-and EndpointSlices."""
+with server-side apply (the real kubectl 1.37) into the lab's namespace, its Deployments and
+StatefulSets get 3 ready pods (KWOK), and every Service with a selector lists exactly those pods
+in its Endpoints and EndpointSlices."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import yaml
 from kubernetes import client
 
 from controlplane.testing import wait_for
+from labs.kube import PART_OF
 
 pytestmark = pytest.mark.controlplane
 REPO = Path(__file__).resolve().parents[2]
@@ -69,63 +70,68 @@ def test_lab_manifests_apply_and_serve(lab_name, control_plane, k8s):
             n.metadata.name for n in core.list_namespace().items}, timeout=60)
     except client.ApiException as e:
         assert e.status == 404
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
+    # labelled as the labs label theirs, so the labs' own reset may delete what this test leaves
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns,
+                                                                         labels=dict(PART_OF))))
     wait_for("the namespace's default ServiceAccount",
              lambda: core.read_namespaced_service_account("default", ns), timeout=30)
 
-    docs = []
-    for path in lab.manifests():
-        text = _fill(path.read_text(), {"NODE_IP": node_ip}, path)
-        docs += [d for d in yaml.safe_load_all(text) if d]
-        proc = subprocess.run(
-            [str(KUBECTL), "--kubeconfig", str(control_plane.kubeconfig), "apply",
-             "--server-side", "--field-manager=k8s-service-labs-test", "-n", ns, "-f", "-"],
-            input=text, capture_output=True, text=True, timeout=60)
-        assert proc.returncode == 0, f"{path}: {proc.stderr}"
+    try:
+        docs = []
+        for path in lab.manifests():
+            text = _fill(path.read_text(), {"NODE_IP": node_ip}, path)
+            docs += [d for d in yaml.safe_load_all(text) if d]
+            proc = subprocess.run(
+                [str(KUBECTL), "--kubeconfig", str(control_plane.kubeconfig), "apply",
+                 "--server-side", "--field-manager=k8s-service-labs-test", "-n", ns, "-f", "-"],
+                input=text, capture_output=True, text=True, timeout=60)
+            assert proc.returncode == 0, f"{path}: {proc.stderr}"
 
-    pods_by_deploy: dict[str, set[str]] = {}
-    for d in (d for d in docs if d["kind"] == "Deployment"):
-        name, replicas = d["metadata"]["name"], d["spec"].get("replicas", 1)
-        assert replicas == 3, f"{name}: the labs use 3 replicas"
-        wait_for(f"Deployment {name} to have 3 ready replicas", lambda name=name: (
-            apps.read_namespaced_deployment_status(name, ns).status.ready_replicas == 3),
-            timeout=90)
-        sel = _selector(d["spec"]["selector"]["matchLabels"])
-        pods = [p for p in core.list_namespaced_pod(ns, label_selector=sel).items
-                if p.status.pod_ip and p.metadata.deletion_timestamp is None]
-        assert len(pods) == 3 and all(p.status.phase == "Running" for p in pods)
-        pods_by_deploy[name] = {p.status.pod_ip for p in pods}
-    for d in (d for d in docs if d["kind"] == "Pod"):
-        name = d["metadata"]["name"]
-        wait_for(f"Pod {name} ready", lambda name=name: any(
-            c.type == "Ready" and c.status == "True"
-            for c in core.read_namespaced_pod(name, ns).status.conditions or []), timeout=60)
+        pods_by_workload: dict[str, set[str]] = {}
+        status = {"Deployment": apps.read_namespaced_deployment_status,
+                  "StatefulSet": apps.read_namespaced_stateful_set_status}
+        for d in (d for d in docs if d["kind"] in status):
+            name, replicas = d["metadata"]["name"], d["spec"].get("replicas", 1)
+            assert replicas == 3, f"{name}: the labs use 3 replicas"
+            wait_for(f"{d['kind']} {name} to have 3 ready replicas", lambda d=d, name=name: (
+                status[d["kind"]](name, ns).status.ready_replicas == 3), timeout=90)
+            sel = _selector(d["spec"]["selector"]["matchLabels"])
+            pods = [p for p in core.list_namespaced_pod(ns, label_selector=sel).items
+                    if p.status.pod_ip and p.metadata.deletion_timestamp is None]
+            assert len(pods) == 3 and all(p.status.phase == "Running" for p in pods)
+            pods_by_workload[name] = {p.status.pod_ip for p in pods}
+        for d in (d for d in docs if d["kind"] == "Pod"):
+            name = d["metadata"]["name"]
+            wait_for(f"Pod {name} ready", lambda name=name: any(
+                c.type == "Ready" and c.status == "True"
+                for c in core.read_namespaced_pod(name, ns).status.conditions or []), timeout=60)
 
-    for d in (d for d in docs if d["kind"] == "Service"):
-        name, spec = d["metadata"]["name"], d["spec"]
-        svc = core.read_namespaced_service(name, ns)
-        assert svc.spec.type == spec.get("type", "ClusterIP")
-        if not spec.get("selector"):
-            continue
-        sel = _selector(spec["selector"])
-        expected = {p.status.pod_ip for p in core.list_namespaced_pod(ns, label_selector=sel).items
-                    if p.status.pod_ip}
-        assert len(expected) == 3, f"{name} selects {sel}: {expected}"
+        for d in (d for d in docs if d["kind"] == "Service"):
+            name, spec = d["metadata"]["name"], d["spec"]
+            svc = core.read_namespaced_service(name, ns)
+            assert svc.spec.type == spec.get("type", "ClusterIP")
+            if not spec.get("selector"):
+                continue
+            sel = _selector(spec["selector"])
+            expected = {p.status.pod_ip for p in core.list_namespaced_pod(ns, label_selector=sel).items
+                        if p.status.pod_ip}
+            assert len(expected) == 3, f"{name} selects {sel}: {expected}"
 
-        def endpoint_ips(name=name):
-            ep = core.read_namespaced_endpoints(name, ns)
-            return {a.ip for s in ep.subsets or [] for a in s.addresses or []}
+            def endpoint_ips(name=name):
+                ep = core.read_namespaced_endpoints(name, ns)
+                return {a.ip for s in ep.subsets or [] for a in s.addresses or []}
 
-        wait_for(f"Endpoints {name} to list the 3 pods", lambda e=expected: endpoint_ips() == e,
-                 timeout=60)
+            wait_for(f"Endpoints {name} to list the 3 pods", lambda e=expected: endpoint_ips() == e,
+                     timeout=60)
 
-        def slice_ips(name=name):
-            items = disc.list_namespaced_endpoint_slice(
-                ns, label_selector=f"kubernetes.io/service-name={name}").items
-            return {a for s in items for e in s.endpoints or [] if e.conditions.ready
-                    for a in e.addresses}
+            def slice_ips(name=name):
+                items = disc.list_namespaced_endpoint_slice(
+                    ns, label_selector=f"kubernetes.io/service-name={name}").items
+                return {a for s in items for e in s.endpoints or [] if e.conditions.ready
+                        for a in e.addresses}
 
-        wait_for(f"EndpointSlices of {name} to list the 3 pods",
-                 lambda e=expected: slice_ips() == e, timeout=60)
-    assert pods_by_deploy, f"lab {lab_name} has no Deployment"
-    core.delete_namespace(ns)
+            wait_for(f"EndpointSlices of {name} to list the 3 pods",
+                     lambda e=expected: slice_ips() == e, timeout=60)
+        assert pods_by_workload, f"lab {lab_name} has no Deployment or StatefulSet"
+    finally:  # never leave an unlabelled lab namespace to the tests after this one
+        core.delete_namespace(ns)
