@@ -29,11 +29,13 @@ def targets(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     both = {"real": (Kube(session_control_plane(request).kubeconfig), clusters.CurrentCluster()),
             "embedded": (Kube(embedded.up(state)), clusters.EmbeddedCluster())}
     yield both
-    session.use(*both["real"])
-    for lab in catalog.names():
-        session.reset(lab)
-    session._state.clear()
-    embedded.down(state)
+    try:
+        session.use(*both["real"])
+        for lab in catalog.names():
+            session.reset(lab)
+    finally:  # the embedded cluster stops even when a reset fails
+        session._state.clear()
+        embedded.down(state)
 
 
 def normalised(text: str) -> str:
