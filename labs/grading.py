@@ -361,13 +361,18 @@ def urls(o: Objective, snap: Snapshot) -> list[str]:
 
 # -- the checks -----------------------------------------------------------------------------------
 def check_deployment_ready(o: Objective, snap: Snapshot) -> Message:
-    name, want = o["deployment"], int(o.get("replicas", 1))
-    d = snap.deployments.get(name)
-    if d is None:
-        raise _Fail(msg("ready.deployment", name=name, want=want),
-                    msg("deployment.missing", name=name, ns=snap.namespace))
-    ready = d.get("status", {}).get("readyReplicas") or 0
-    count = msg("ready.count", ready=ready, total=d.get("spec", {}).get("replicas", 1))
+    return _workload_ready(o, snap, "deployment", snap.deployments)
+
+
+def _workload_ready(o: Objective, snap: Snapshot, kind: str, objects: dict[str, Any]) -> Message:
+    """At least ``replicas`` ready pods in the Deployment or StatefulSet ``o[kind]``."""
+    name, want = o[kind], int(o.get("replicas", 1))
+    found = objects.get(name)
+    if found is None:
+        raise _Fail(msg(f"ready.{kind}", name=name, want=want),
+                    msg(f"{kind}.missing", name=name, ns=snap.namespace))
+    ready = found.get("status", {}).get("readyReplicas") or 0
+    count = msg("ready.count", ready=ready, total=found.get("spec", {}).get("replicas", 1))
     if ready < want:
         raise _Fail(msg("ready.want", want=want), count)
     return count
@@ -553,16 +558,7 @@ def check_http(o: Objective, snap: Snapshot) -> Message:
 
 
 def check_statefulset_ready(o: Objective, snap: Snapshot) -> Message:
-    name, want = o["statefulset"], int(o.get("replicas", 1))
-    sts = snap.statefulsets.get(name)
-    if sts is None:
-        raise _Fail(msg("ready.statefulset", name=name, want=want),
-                    msg("statefulset.missing", name=name, ns=snap.namespace))
-    ready = sts.get("status", {}).get("readyReplicas") or 0
-    count = msg("ready.count", ready=ready, total=sts.get("spec", {}).get("replicas", 1))
-    if ready < want:
-        raise _Fail(msg("ready.want", want=want), count)
-    return count
+    return _workload_ready(o, snap, "statefulset", snap.statefulsets)
 
 
 def check_headless(o: Objective, snap: Snapshot) -> Message:
