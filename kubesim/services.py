@@ -208,6 +208,11 @@ def prepare_update(new: dict[str, Any], old: dict[str, Any]) -> None:
         if not ns.get("clusterIP") and not ns.get("clusterIPs") and os_.get("clusterIP"):
             ns["clusterIP"] = os_["clusterIP"]
             ns["clusterIPs"] = list(os_.get("clusterIPs") or [os_["clusterIP"]])
+        # normalizeClusterIPs: a changed clusterIP with clusterIPs left as they were moves
+        # clusterIPs along, so the update check names the change ("may not change once set")
+        if ns.get("clusterIP") and os_.get("clusterIP") and ns["clusterIP"] != os_["clusterIP"] \
+                and ns.get("clusterIPs") == os_.get("clusterIPs"):
+            ns["clusterIPs"] = [ns["clusterIP"]]
         ns.setdefault("ipFamilies", os_.get("ipFamilies"))
         ns.setdefault("ipFamilyPolicy", os_.get("ipFamilyPolicy"))
         if ns.get("ipFamilies") is None:
