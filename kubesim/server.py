@@ -343,7 +343,7 @@ class Server:
             md["remainingItemCount"] = len(self._select(request, res, ns)) - start - limit
         head = dumps({"kind": res.kind + "List", "apiVersion": res.api_version, "metadata": md})
         if plain:  # the whole collection: its encoding is cached until one of its kind changes
-            _, joined = self.store.encoded_items(res, ns)
+            joined = self.store.encoded_items(res, ns)
         else:
             encoded = self.store.encoded
             joined = b",".join([encoded(res, o) for o in items])

@@ -74,7 +74,7 @@ class Store:
         # a counter per kind, bumped by every change: whole-collection encodings are valid
         # while it stands still (a settled cluster answers repeated lists from memory)
         self.revision: dict[Resource, int] = dict.fromkeys(RESOURCES, 0)
-        self._collections: dict[tuple[Resource, str], tuple[int, int, bytes]] = {}
+        self._collections: dict[tuple[Resource, str], tuple[int, bytes]] = {}
         # (resource, namespace, label, value) -> names: equality label selectors use it
         self.labels: dict[tuple[Resource, str, str, str], set[str]] = {}
         if path is not None:
@@ -191,17 +191,16 @@ class Store:
         self.rv += 1
         return str(self.rv)
 
-    def encoded_items(self, res: Resource, namespace: str | None) -> tuple[int, bytes]:
-        """How many objects a namespace (or every namespace) holds, and their JSON encodings
-        joined by commas in list order: the items of an unfiltered list, cached per revision."""
+    def encoded_items(self, res: Resource, namespace: str | None) -> bytes:
+        """The JSON encodings of a namespace's (or every namespace's) objects joined by commas in
+        list order: the items of an unfiltered list, cached while the kind's revision stands."""
         key = (res, namespace or "")
         hit = self._collections.get(key)
         if hit is not None and hit[0] == self.revision[res]:
-            return hit[1], hit[2]
-        items = self.list(res, namespace)
-        data = b",".join([self.encoded(res, o) for o in items])
-        self._collections[key] = (self.revision[res], len(items), data)
-        return len(items), data
+            return hit[1]
+        data = b",".join([self.encoded(res, o) for o in self.list(res, namespace)])
+        self._collections[key] = (self.revision[res], data)
+        return data
 
     def _emit(self, ch: Change) -> None:
         self.revision[ch.res] += 1
