@@ -1,4 +1,5 @@
-"""Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok from Go modules.
+"""Build etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok and the node binaries
+(kubelet, kube-proxy, kubeadm, kubectl) from Go modules.
 
 Binaries go to ~/.cache/k8s-service-labs/controlplane/<key>/bin, where <key> hashes the wrapper
 modules' go.mod/go.sum and the build recipe below: they are rebuilt only when a pin changes.
@@ -19,7 +20,9 @@ from pathlib import Path
 
 from . import gomod, versions
 
-BINARIES = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"]
+BINARIES = ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok",
+            # the node side, used by the kind node image (kindrig/)
+            "kubelet", "kube-proxy", "kubeadm", "kubectl"]
 # Bump when the way binaries are built changes (flags, layout), to invalidate old caches.
 RECIPE = "1: CGO_ENABLED=0 -trimpath -ldflags=-s -w +version strings"
 
@@ -104,8 +107,9 @@ def ensure_built(log=print) -> Path:
             f"kwok {versions.KWOK}) into {target}; the first build takes a while")
         t0 = time.monotonic()
         common = [go, "build", "-trimpath"]
-        # The three Kubernetes binaries in one invocation: their shared packages compile once.
-        _run(common + ["-ldflags", _kube_ldflags(), "-o", str(tmp) + "/", *gomod.KUBE_TOOLS],
+        # Every Kubernetes binary in one invocation: their shared packages compile once.
+        _run(common + ["-ldflags", _kube_ldflags(), "-o", str(tmp) + "/",
+                       *gomod.KUBE_TOOLS, *gomod.KUBE_NODE_TOOLS],
              gomod.GO_DIR / "kubernetes", log)
         _run(common + ["-ldflags", "-s -w", "-o", str(tmp / "etcd"), *gomod.ETCD_TOOLS],
              gomod.GO_DIR / "etcd", log)

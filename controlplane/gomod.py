@@ -29,6 +29,14 @@ KUBE_TOOLS = [
     "k8s.io/kubernetes/cmd/kube-controller-manager",
     "k8s.io/kubernetes/cmd/kube-scheduler",
 ]
+# The node side of the same release, for the kind node image (kindrig/): one set of Kubernetes
+# binaries, built from the same wrapper module and build cache as the control plane.
+KUBE_NODE_TOOLS = [
+    "k8s.io/kubernetes/cmd/kubelet",
+    "k8s.io/kubernetes/cmd/kube-proxy",
+    "k8s.io/kubernetes/cmd/kubeadm",
+    "k8s.io/kubernetes/cmd/kubectl",
+]
 ETCD_TOOLS = ["go.etcd.io/etcd/server/v3"]
 KWOK_TOOLS = ["sigs.k8s.io/kwok/cmd/kwok"]
 
@@ -98,7 +106,7 @@ def generate() -> dict[str, str]:
     kwok = download_gomod("sigs.k8s.io/kwok", versions.KWOK)
     return {
         "kubernetes": render(
-            "k8s-service-labs/controlplane/kubernetes", go_directive(kube), KUBE_TOOLS,
+            "k8s-service-labs/controlplane/kubernetes", go_directive(kube), KUBE_TOOLS + KUBE_NODE_TOOLS,
             {"k8s.io/kubernetes": versions.KUBERNETES}, {m: sv for m in staging},
             godebug_lines(kube)),
         "etcd": render(
