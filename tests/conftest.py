@@ -17,8 +17,9 @@ _SCRATCH = tempfile.mkdtemp(prefix="labs-tests-")
 os.environ["LAB_STATE_DIR"] = os.path.join(_SCRATCH, "state")
 os.environ["LAB_REPORTS"] = os.path.join(_SCRATCH, "reports")
 
-KIND_REASON = ("needs a kind cluster and a Docker engine that can pull images: "
-               "run `make test-kind` (it starts the cluster with `make cluster`)")
+KIND_REASON = ("needs a kind cluster: `make test` runs these inside the kind rig (python -m kindrig "
+               "test: root and Debian's docker.io); on your own kind cluster, `make cluster` then "
+               "`make test-kind`")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
