@@ -415,9 +415,10 @@ def build_node_image(docker_env: dict[str, str], log=print) -> str:
             log(f"rig: importing the node image {ref} into the private Docker engine")
             tar = subprocess.Popen(["tar", "--numeric-owner", "--xattrs", "-C", str(staging), "-c",
                                     "."], stdout=subprocess.PIPE)
+            # kind's base image also sets STOPSIGNAL SIGRTMIN+3; Docker 20.10's import refuses
+            # it, and kind removes nodes with `docker rm -f` (SIGKILL) anyway.
             changes = [
                 "ENV container=docker",
-                "STOPSIGNAL SIGRTMIN+3",
                 'ENTRYPOINT ["/kind/bin/protect-host-sysctls", "/usr/local/bin/entrypoint", '
                 '"/sbin/init"]',
                 f'LABEL {oci.LABEL}="true"',
@@ -425,9 +426,11 @@ def build_node_image(docker_env: dict[str, str], log=print) -> str:
             cmd = ["docker", "import"]
             for c in changes:
                 cmd += ["--change", c]
-            subprocess.run(cmd + ["-", ref], stdin=tar.stdout, env=docker_env, check=True,
-                           capture_output=True)
+            done = subprocess.run(cmd + ["-", ref], stdin=tar.stdout, env=docker_env,
+                                  capture_output=True, text=True)
             tar.wait()
+            if done.returncode != 0:
+                raise RigError(f"docker import of the node image failed: {done.stderr.strip()}")
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     log(f"rig: node image {ref} ready in {time.monotonic() - t0:.0f} s")
