@@ -169,6 +169,44 @@ def test_a_check_file_with_an_unknown_url_field(tmp_path):
     assert e.value.what == "unknown URL field(s) ['clusterIp']"
 
 
+NEEDS = ("lab: b\ntitle: B\nnamespace: n\nobjectives:\n"
+         "  - id: svc\n    title: S\n    check: service\n    service: x\n    type: ClusterIP\n"
+         "    hint: h\n"
+         "  - id: port\n    title: P\n    check: service-port\n    service: x\n    port: 80\n"
+         "    hint: h\n    needs: {needs}\n")
+
+
+@pytest.mark.parametrize(("needs", "what", "fix"), [
+    ("svcc", "objective 'port' needs 'svcc', which is no objective of this lab", "use one of: svc"),
+    ("port", "objective 'port' needs itself", "name the objectives that must pass before this one"),
+    ("{a: b}", "objective 'port': `needs` is not a list of objective ids",
+     "write `needs: <id>` or `needs: [<id>, <id>]` with ids of this lab's objectives"),
+])
+def test_a_check_file_whose_needs_names_no_objective_is_refused_with_its_line(tmp_path, needs,
+                                                                              what, fix):
+    f = tmp_path / "broken.yaml"
+    f.write_text(NEEDS.format(needs=needs))
+    with pytest.raises(CheckFileError) as e:
+        catalog.parse(f)
+    assert (e.value.where, e.value.what, e.value.fix) == (f"{f}:17", what, fix)
+
+
+def test_a_check_file_whose_needs_loop_is_refused(tmp_path):
+    f = tmp_path / "broken.yaml"
+    f.write_text(NEEDS.format(needs="[svc]").replace("    type: ClusterIP\n",
+                                                      "    type: ClusterIP\n    needs: port\n"))
+    with pytest.raises(CheckFileError) as e:
+        catalog.parse(f)
+    assert (e.value.where, e.value.what) == (f"{f}:10", "objective 'svc': its `needs` lead back to it")
+
+
+def test_needs_is_read_as_a_tuple_of_ids(tmp_path):
+    f = tmp_path / "ok.yaml"
+    f.write_text(NEEDS.format(needs="svc"))
+    assert catalog.parse(f).objectives[1].needs == ("svc",)
+    assert catalog.load("externalname").objectives[-1].needs == ("dns-cname",)
+
+
 def test_lab_errors_print_what_where_and_fix():
     e = LabError("the thing broke", where="manifests/x.yml:3", fix="do this",
                  details=["spec.a: Invalid value"])
