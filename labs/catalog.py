@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from .errors import CheckFileError, LabError
-from .messages import DEFAULT, LANGS
+from .messages import DEFAULT, LANGS, error
 from .paths import CHECKS, MANIFESTS, shown
 
 # Each check's parameters: required and optional. The grader implements exactly these.
@@ -112,8 +112,7 @@ def names() -> list[str]:
 def load(name: str, directory: Path = CHECKS) -> Lab:
     path = directory / f"{name}.yaml"
     if not path.exists():
-        raise LabError(f"there is no lab named {name!r}",
-                       fix=f"pick one of: {', '.join(names())} (e.g. make check LAB=nodeport)")
+        raise error(LabError, "lab.unknown", name=name, labs=", ".join(names()))
     return parse(path)
 
 
