@@ -13,7 +13,7 @@ from rich.console import Console
 
 from . import catalog, clusters, messages, notebooks, reports, session
 from .errors import LabError
-from .paths import REPORTS, shown
+from .paths import JUPYTER_SETTINGS, REPORTS, shown
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -117,17 +117,34 @@ def cmd_lab(args: argparse.Namespace) -> int:
     err.print(messages.label("cli.lab-cluster", lang, cluster=backend.describe(),
                              kubeconfig=kubeconfig))
     root = notebooks.build_for_lab(lang)  # never over a learner's edits (labs/notebooks.py)
-    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "LAB_CLUSTER": backend.name,
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    argv = [sys.executable, "-m", "jupyter", "lab", "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.root_dir={root}"]
-    if os.environ.get("CI") or not sys.stdin.isatty():
-        argv.append("--no-browser")
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        argv.append("--allow-root")  # containers and CI machines run as root
+    env = jupyter_env(kubeconfig, backend.name)
+    argv = jupyter_argv(root, browser=not (os.environ.get("CI") or not sys.stdin.isatty()))
     err.print(messages.label("cli.jupyter", lang))
     os.execve(sys.executable, argv, env)
     return 0  # not reached
+
+
+def jupyter_env(kubeconfig: Path, cluster: str) -> dict[str, str]:
+    """The environment JupyterLab and its kernels run in: the lab cluster and the venv's tools."""
+    return {**os.environ, "KUBECONFIG": str(kubeconfig), "LAB_CLUSTER": cluster,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def jupyter_argv(root: Path, *, browser: bool, port: int | None = None) -> list[str]:
+    """JupyterLab as `make lab` starts it: on 127.0.0.1, in the notebooks of one language, with
+    the first notebook opened and the labs' settings (no news prompt: jupyter/settings)."""
+    first = min((p.name for p in root.glob("*.ipynb")), default="")
+    argv = [sys.executable, "-m", "jupyter", "lab", "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.root_dir={root}", f"--LabApp.app_settings_dir={JUPYTER_SETTINGS}"]
+    if first:
+        argv.append(f"--LabApp.default_url=/lab/tree/{first}")
+    if port is not None:
+        argv += [f"--ServerApp.port={port}", "--ServerApp.port_retries=0"]
+    if not browser:
+        argv.append("--no-browser")
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        argv.append("--allow-root")  # containers and CI machines run as root
+    return argv
 
 
 def parser() -> argparse.ArgumentParser:

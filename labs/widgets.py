@@ -96,7 +96,8 @@ def report_html(reports: Sequence[Report], lang: str | None = None) -> str:
                                                   ("hint", r.hint)))
             else:
                 detail = f"<span style='opacity:.7'>{html.escape(r.found)}</span>"
-            rows.append(f"<tr><td style='color:{_COLOURS[colour]};font-weight:bold'>{word}</td>"
+            rows.append(f"<tr class='lab-objective' data-status='{r.status}'>"
+                        f"<td style='color:{_COLOURS[colour]};font-weight:bold'>{word}</td>"
                         f"<td style='text-align:left'>{html.escape(r.title)}</td>"
                         f"<td style='text-align:left'>{detail}</td></tr>")
     return "<table class='lab-checks'>" + "".join(rows) + "</table>"

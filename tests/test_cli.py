@@ -311,3 +311,20 @@ def test_a_start_that_crashed_shows_the_last_line_of_its_traceback():
     assert (e.what, e.fix) == (
         "the embedded cluster did not start: OSError: [Errno 98] Address already in use",
         "read x/server.log; `make setup` reinstalls it")
+
+
+def test_make_lab_opens_the_first_notebook_with_the_labs_own_settings(tmp_path):
+    import json
+
+    from labs import cli
+
+    for name in ("01-clusterip.ipynb", "00-intro.ipynb"):
+        (tmp_path / name).write_text("{}")
+    argv = cli.jupyter_argv(tmp_path, browser=False)
+    assert "--ServerApp.ip=127.0.0.1" in argv and "--no-browser" in argv
+    assert "--LabApp.default_url=/lab/tree/00-intro.ipynb" in argv
+    settings = Path(next(a for a in argv if a.startswith("--LabApp.app_settings_dir="))
+                    .split("=", 1)[1])
+    assert not str(settings).startswith(str(Path.home() / ".jupyter"))
+    overrides = json.loads((settings / "overrides.json").read_text())
+    assert overrides["@jupyterlab/apputils-extension:notification"]["fetchNews"] == "false"
