@@ -189,6 +189,8 @@ def test_the_notebook_in_a_browser(jupyter: str, browser: Any, name: str, lang: 
         finally:
             counts = page.evaluate(mermaid)
         assert counts["drawn"] == counts["blocks"], counts
+        # jupyter/settings/overrides.json: no "get notified about official Jupyter news?" prompt
+        assert page.locator(".jp-toast-container, .Toastify").get_by_text("Jupyter news").count() == 0
         if name == "00-intro":
             page.screenshot(path=str(SCREENSHOTS / f"{lang}-{name}.png"))
             assert not errors, errors
