@@ -8,24 +8,34 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lab test test-kind kind-images rig-up rig-down record-dataplane cluster cluster-down check reset solve lint bench
+.PHONY: help setup browser lab test test-kind kind-images rig-up rig-down record-dataplane cluster cluster-down check reset solve lint bench
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
 
+# pip's own lines are kept in .venv/pip.log; shown are one line per package it fetches and the
+# time taken (not setuptools' "Editable installation" notice, meant for package authors).
+PIP_SHOWN := grep --line-buffered -E '^(Collecting|Successfully installed|ERROR|error:)' | cut -c1-100
 $(STAMP): pyproject.toml
 	@test -d $(VENV) || $(PY) -m venv $(VENV)
 	@rm -f $(VENV)/.installed-*
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	@echo "Installing the labs' Python packages into $(VENV) (about a minute the first time; pip's log: $(VENV)/pip.log)"
+	@set -o pipefail; start=$$(date +%s); \
+	  { $(BIN)/pip install --progress-bar off --upgrade pip && $(BIN)/pip install --progress-bar off -e '.[dev]'; } 2>&1 \
+	  | tee $(VENV)/pip.log | $(PIP_SHOWN) \
+	  || { echo "pip failed; the end of $(VENV)/pip.log:"; tail -n 25 $(VENV)/pip.log; exit 1; }; \
+	  echo "Installed in $$(( $$(date +%s) - start )) s"
 	@touch $@
 
 setup: $(STAMP) ## Create .venv with every dependency (done by the other targets when needed)
 
+browser: ## Debian's chromium for the browser tests (apt-get as root where it can; never silently)
+	@bash tests/browser/install-chromium.sh
+
 lab: $(STAMP) ## The main job: start or reuse a cluster, then open JupyterLab on 127.0.0.1
 	$(BIN)/python -m labs lab
 
-test: $(STAMP) ## Run the test suite, then the kind suite on the kind rig where it can run
+test: $(STAMP) browser ## Run the test suite, then the kind suite on the kind rig where it can run
 	$(BIN)/python -m pytest -m "not kind"
 	$(BIN)/python -m kindrig test
 

@@ -131,9 +131,10 @@ async def serve(state_dir: Path, t0: float | None = None) -> None:
     try:
         store = Store(state_dir / "state.db")
     except sqlite3.DatabaseError as e:
-        log.error("the state file %s cannot be read (%s); kubesim will not overwrite it. To "
-                  "start with a fresh cluster, move it aside: mv %s %s.broken",
-                  state_dir / "state.db", e, state_dir / "state.db", state_dir / "state.db")
+        log.error("the state file %s cannot be read (%s); kubesim will not overwrite it",
+                  state_dir / "state.db", e)
+        log.error("fix: to start with a fresh cluster, move it aside: mv %s %s.broken",
+                  state_dir / "state.db", state_dir / "state.db")
         raise SystemExit(1) from e
     reg = Registry(store)
     bootstrap(reg)

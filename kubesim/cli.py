@@ -83,6 +83,7 @@ def up(state_dir: Path) -> int:
     (state_dir / "server.json").unlink(missing_ok=True)
     t0 = time.monotonic()
     logf = open(state_dir / "server.log", "ab")  # noqa: SIM115 - handed to the child
+    log_start = logf.tell()  # what this start writes: older starts' lines are not its story
     # The server caches its byte-code even where PYTHONDONTWRITEBYTECODE is set (as in some CI
     # images): compiling its modules again on every start would double the startup time.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -96,9 +97,12 @@ def up(state_dir: Path) -> int:
     while time.monotonic() < deadline:
         code = proc.poll()
         if code is not None:
-            tail = (state_dir / "server.log").read_text(errors="replace")[-2000:]
-            print(f"kubesim server exited with code {code} while starting; the end of "
-                  f"{state_dir / 'server.log'}:\n{tail}", file=sys.stderr)
+            with open(state_dir / "server.log", "rb") as f:
+                f.seek(log_start)
+                lines = f.read().decode(errors="replace").splitlines()[-40:]
+            tail = "\n".join(lines)
+            print(f"kubesim server exited with code {code} while starting; what it logged "
+                  f"({state_dir / 'server.log'}):\n{tail}", file=sys.stderr)
             return 1
         info = _info(state_dir)  # the server writes it once it serves and is ready
         if info and info.get("pid") == proc.pid:

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from .errors import CheckFileError, LabError
-from .messages import DEFAULT, LANGS
+from .messages import DEFAULT, LANGS, error
 from .paths import CHECKS, MANIFESTS, shown
 
 # Each check's parameters: required and optional. The grader implements exactly these.
@@ -33,11 +33,19 @@ CHECKS_PARAMS: dict[str, tuple[set[str], set[str]]] = {
     "http": ({"from", "service", "url", "served-by"}, {"requests"}),
     "http-host": ({"service", "url", "served-by"}, {"requests"}),
 }
+# The object each check kind says exists (the parameter naming it): an objective that fails
+# because that object is missing waits for this one (labs/grading.py `blocked`).
+PROVIDES: dict[str, tuple[str, str]] = {
+    "deployment-ready": ("deployment", "deployment"),
+    "statefulset-ready": ("statefulset", "statefulset"),
+    "pod-ready": ("pod", "pod"),
+    "service": ("service", "service"),
+}
 # Checks that judge the pods of one workload: exactly one of these keys names it.
 WORKLOAD_KEYS = ("deployment", "statefulset")
 ONE_WORKLOAD = {"selector", "endpoints"}
 URL_FIELDS = {"clusterIP", "port", "nodePort", "nodeIP", "externalIP", "name", "namespace", "dns"}
-_COMMON = {"id", "title", "check", "hint"}
+_COMMON = {"id", "title", "check", "hint", "needs"}
 TRANSLATED = ("title", "hint")  # written `title: text` (English) or `title: {en: ..., ko: ...}`
 
 # A text in each language it is written in: {"en": ..., "ko": ...}; English is always there.
@@ -58,6 +66,14 @@ class Objective:
     params: dict[str, Any] = field(default_factory=dict)
     line: int = 0
     texts: dict[str, Texts] = field(default_factory=dict)  # {"title": {"en": .., "ko": ..}, ...}
+    needs: tuple[str, ...] = ()  # ids of objectives that must pass before this one is judged
+
+    def provides(self) -> set[tuple[str, str]]:
+        """The objects this objective checks exist: {("service", "web-service-nodeport")}."""
+        if self.check not in PROVIDES:
+            return set()
+        kind, key = PROVIDES[self.check]
+        return {(kind, str(self.params[key]))}
 
     def __getitem__(self, key: str) -> Any:
         return self.params[key]
@@ -96,8 +112,7 @@ def names() -> list[str]:
 def load(name: str, directory: Path = CHECKS) -> Lab:
     path = directory / f"{name}.yaml"
     if not path.exists():
-        raise LabError(f"there is no lab named {name!r}",
-                       fix=f"pick one of: {', '.join(names())} (e.g. make check LAB=nodeport)")
+        raise error(LabError, "lab.unknown", name=name, labs=", ".join(names()))
     return parse(path)
 
 
@@ -164,8 +179,10 @@ def parse(path: Path) -> Lab:
         params = {k: v for k, v in item.items() if k not in _COMMON}
         texts = {what: _texts(item[what], node, what, f"objective {item['id']!r}", where, line)
                  for what in TRANSLATED}
+        needs = _needs(item, node, where, line)
         objectives.append(Objective(str(item["id"]), texts["title"][DEFAULT], check,
-                                    texts["hint"][DEFAULT], params, line, texts))
+                                    texts["hint"][DEFAULT], params, line, texts, needs))
+    _check_needs(objectives, nodes, where)
     title = _texts(data["title"], root, "title", "the lab", where, 1)
     lab = Lab(str(data["lab"]), title[DEFAULT], str(data["namespace"]),
               tuple(data.get("setup") or ()), tuple(data.get("solution") or ()),
@@ -175,6 +192,47 @@ def parse(path: Path) -> Lab:
             raise CheckFileError(f"the manifest {shown(m)} does not exist", where=where(1),
                                  fix="setup and solution list files under manifests/")
     return lab
+
+
+def _needs(item: dict[str, Any], node: yaml.Node | None, where: Callable[[int], str],
+           line: int) -> tuple[str, ...]:
+    """`needs: <id>` or `needs: [<id>, ...]`: the objectives to pass before this one is judged."""
+    value = item.get("needs")
+    if value is None:
+        return ()
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+        raise CheckFileError(f"objective {item['id']!r}: `needs` is not a list of objective ids",
+                             where=where(_key_line(node, "needs", line)),
+                             fix="write `needs: <id>` or `needs: [<id>, <id>]` with ids of this "
+                                 "lab's objectives")
+    return tuple(values)
+
+
+def _check_needs(objectives: list[Objective], nodes: list[yaml.Node],
+                 where: Callable[[int], str]) -> None:
+    """Every `needs:` names another objective of the lab, and no chain of them loops."""
+    ids = [o.id for o in objectives]
+    by_id = {o.id: o for o in objectives}
+    for i, o in enumerate(objectives):
+        at = where(_key_line(nodes[i] if i < len(nodes) else None, "needs", o.line))
+        for n in o.needs:
+            if n == o.id:
+                raise CheckFileError(f"objective {o.id!r} needs itself", where=at,
+                                     fix="name the objectives that must pass before this one")
+            if n not in by_id:
+                raise CheckFileError(f"objective {o.id!r} needs {n!r}, which is no objective "
+                                     "of this lab", where=at,
+                                     fix=f"use one of: {', '.join(i for i in ids if i != o.id)}")
+        seen, todo = set(), list(o.needs)
+        while todo:
+            n = todo.pop()
+            if n == o.id:
+                raise CheckFileError(f"objective {o.id!r}: its `needs` lead back to it",
+                                     where=at, fix="remove one `needs` of the loop")
+            if n not in seen:
+                seen.add(n)
+                todo += by_id[n].needs
 
 
 def _texts(value: Any, parent: yaml.Node | None, what: str, owner: str,

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from . import catalog, clusters, messages, notebooks, reports, session
 from .errors import LabError
-from .paths import REPORTS, shown
+from .paths import JUPYTER_SETTINGS, REPORTS, shown
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -32,10 +32,19 @@ def stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
+def lang() -> str:
+    """The language of what the CLI prints: LAB_LANG, else the locale (English when LAB_LANG is
+    not a language of the labs: that error itself is then printed in English)."""
+    try:
+        return messages.choose()
+    except LabError:
+        return messages.DEFAULT
+
+
 def need_lab(name: str | None, action: str) -> str:
     if not name:
-        raise LabError(f"name the lab to {action}",
-                       fix=f"make {action} LAB=<lab> with one of: {', '.join(catalog.names())}")
+        raise messages.error(LabError, "lab.unnamed", action=action,
+                             labs=", ".join(catalog.names()))
     catalog.load(name)  # says which labs exist when the name is wrong
     return name
 
@@ -46,15 +55,15 @@ def cmd_cluster(args: argparse.Namespace) -> int:
             backend = session.cluster(start=True)
             kube = backend.connect()
             version = kube.version().get("gitVersion", "?")
-            err.print(f"Lab cluster: {backend.describe()} (Kubernetes {version}, "
-                      f"{kube.server})")
+            err.print(messages.label("cli.cluster", lang(), cluster=backend.describe(),
+                                     version=version, server=kube.server))
         print(f"export KUBECONFIG={backend.kubeconfig().resolve()}")
         return 0
     backend = clusters.select()
     if args.action == "down":
         backend.down()
         clusters.forget()
-        err.print(f"{backend.describe()}: stopped")
+        err.print(messages.label("cli.stopped", lang(), cluster=backend.describe()))
         return 0
     kube = backend.connect()  # status
     print(f"{backend.describe()}: {kube.server}, Kubernetes {kube.version().get('gitVersion')}")
@@ -81,7 +90,7 @@ def cmd_lab_action(args: argparse.Namespace) -> int:
     name = need_lab(args.lab, args.command)
     getattr(session, args.command)(name)
     if args.command == "solve":
-        err.print(f"Solved {name}: `make check LAB={name}` grades it.")
+        err.print(messages.label("cli.solved", lang(), lab=name))
     return 0
 
 
@@ -91,31 +100,51 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    words = lang()
     for n in catalog.names():
         lab = catalog.load(n)
-        print(f"{n:14} {lab.title:32} namespace {lab.namespace}, "
-              f"{len(lab.objectives)} objectives")
+        title = catalog.in_lang(lab.texts, "title", words, lab.title)
+        pad = " " * max(1, 33 - messages.cells(title))  # Hangul takes two columns
+        print(f"{n:14} {title}{pad}"
+              + messages.label("cli.list", words, ns=lab.namespace, n=len(lab.objectives)))
     return 0
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
     backend = session.cluster(start=True)
     kubeconfig = backend.kubeconfig().resolve()
-    err.print(f"Lab cluster: {backend.describe()}  (KUBECONFIG={kubeconfig})")
     lang = messages.choose()  # LAB_LANG, else the locale, as for `make check`
+    err.print(messages.label("cli.lab-cluster", lang, cluster=backend.describe(),
+                             kubeconfig=kubeconfig))
     root = notebooks.build_for_lab(lang)  # never over a learner's edits (labs/notebooks.py)
-    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "LAB_CLUSTER": backend.name,
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env = jupyter_env(kubeconfig, backend.name)
+    argv = jupyter_argv(root, browser=not (os.environ.get("CI") or not sys.stdin.isatty()))
+    err.print(messages.label("cli.jupyter", lang))
+    os.execve(sys.executable, argv, env)
+    return 0  # not reached
+
+
+def jupyter_env(kubeconfig: Path, cluster: str) -> dict[str, str]:
+    """The environment JupyterLab and its kernels run in: the lab cluster and the venv's tools."""
+    return {**os.environ, "KUBECONFIG": str(kubeconfig), "LAB_CLUSTER": cluster,
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def jupyter_argv(root: Path, *, browser: bool, port: int | None = None) -> list[str]:
+    """JupyterLab as `make lab` starts it: on 127.0.0.1, in the notebooks of one language, with
+    the first notebook opened and the labs' settings (no news prompt: jupyter/settings)."""
+    first = min((p.name for p in root.glob("*.ipynb")), default="")
     argv = [sys.executable, "-m", "jupyter", "lab", "--ServerApp.ip=127.0.0.1",
-            f"--ServerApp.root_dir={root}"]
-    if os.environ.get("CI") or not sys.stdin.isatty():
+            f"--ServerApp.root_dir={root}", f"--LabApp.app_settings_dir={JUPYTER_SETTINGS}"]
+    if first:
+        argv.append(f"--LabApp.default_url=/lab/tree/{first}")
+    if port is not None:
+        argv += [f"--ServerApp.port={port}", "--ServerApp.port_retries=0"]
+    if not browser:
         argv.append("--no-browser")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         argv.append("--allow-root")  # containers and CI machines run as root
-    err.print("Starting JupyterLab on 127.0.0.1 (Ctrl-C stops it; the cluster keeps running, "
-              "`make cluster-down` stops it)")
-    os.execve(sys.executable, argv, env)
-    return 0  # not reached
+    return argv
 
 
 def parser() -> argparse.ArgumentParser:
@@ -151,7 +180,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except LabError as e:
-        err.print(f"[bold red]error:[/] {e}", markup=True)
+        words = lang()
+        err.print(f"[bold red]{messages.label('error', words)}:[/] ", markup=True, end="")
+        err.print(messages.error_text(e, words), markup=False)
         return 2
     except KeyboardInterrupt:
         return 130

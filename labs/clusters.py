@@ -17,8 +17,9 @@ import sys
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-from .errors import ClusterUnavailable, cut
+from .errors import ClusterUnavailable, LabError, cut
 from .kube import Kube
+from .messages import error
 from .paths import CACHE, MANIFESTS, STATE, shown
 
 KIND_VERSION = "v0.33.0"
@@ -180,9 +181,7 @@ class CurrentCluster(Cluster):
         env = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0]
         path = Path(env) if env else Path.home() / ".kube" / "config"
         if not path.exists():
-            raise ClusterUnavailable(f"no kubeconfig at {path}",
-                                     fix="set KUBECONFIG to your cluster's kubeconfig, or use "
-                                         "LAB_CLUSTER=kind / LAB_CLUSTER=embedded")
+            raise error(ClusterUnavailable, "cluster.no-kubeconfig", path=path)
         return path
 
     def up(self) -> Path:
@@ -218,9 +217,7 @@ class EmbeddedCluster(Cluster):
         self.dir.mkdir(parents=True, exist_ok=True)
         done = self._run("up")
         if done.returncode != 0:
-            raise ClusterUnavailable(
-                f"the embedded cluster did not start: {cut(done.stderr or done.stdout, 300)}",
-                fix=f"read {shown(self.dir / 'server.log')}; `make setup` reinstalls it")
+            raise start_failure(done.stderr or done.stdout, shown(self.dir / "server.log"))
         return self.kubeconfig()
 
     def down(self) -> None:
@@ -230,12 +227,28 @@ class EmbeddedCluster(Cluster):
     def kubeconfig(self) -> Path:
         path = self.dir / "kubeconfig"
         if not path.exists():
-            raise ClusterUnavailable("the embedded cluster is not running",
-                                     fix="make cluster (LAB_CLUSTER=embedded)")
+            raise error(ClusterUnavailable, "cluster.embedded-down")
         return path
 
     def describe(self) -> str:
         return "the embedded cluster (no Docker needed)"
+
+
+def start_failure(output: str, log: str) -> LabError:
+    """Why the embedded cluster did not start, from what it logged while starting: its last
+    error line, and the `fix:` line it logged after it (the command that repairs it) when there
+    is one; else the last line of a traceback; else the end of its output."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [line.split(": ", 1)[1] if ": " in line else line
+              for line in lines if " ERROR " in line or " CRITICAL " in line]
+    fixes = [e[len("fix: "):] for e in errors if e.startswith("fix: ")]
+    causes = [e for e in errors if not e.startswith("fix: ")]
+    traceback = [line for line in lines if not line.startswith(("File ", "Traceback", "^", "~"))
+                 and "Error" in line.split(":", 1)[0]]
+    cause = causes[-1] if causes else traceback[-1] if traceback else cut(output[-300:], 300)
+    if fixes:
+        return error(ClusterUnavailable, "cluster.embedded-fix", error=cause, fix=fixes[-1], log=log)
+    return error(ClusterUnavailable, "cluster.embedded-failed", error=cause, log=log)
 
 
 BACKENDS: dict[str, type[Cluster]] = {
@@ -278,8 +291,7 @@ def select(name: str | None = None) -> Cluster:
     if not name:
         name = "kind" if docker_answers(required=False) else "embedded"
     if name not in BACKENDS:
-        raise ClusterUnavailable(f"unknown LAB_CLUSTER={name!r}",
-                                 fix="use LAB_CLUSTER=kind, current or embedded")
+        raise error(ClusterUnavailable, "cluster.unknown", name=name)
     return BACKENDS[name]()
 
 

@@ -12,11 +12,13 @@ class LabError(Exception):
     """Base class: ``what`` went wrong, ``where`` (file:line, field, object) and the ``fix``."""
 
     def __init__(self, what: str, *, where: str | None = None, fix: str | None = None,
-                 details: list[str] | None = None) -> None:
+                 details: list[str] | None = None, key: str | None = None,
+                 args: dict[str, object] | None = None) -> None:
         self.what = what
         self.where = where
         self.fix = fix
         self.details = details or []
+        self.key, self.values = key, dict(args or {})  # labs/messages.py ERRORS: any language
         super().__init__(str(self))
 
     def __str__(self) -> str:

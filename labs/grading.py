@@ -26,10 +26,10 @@ from . import probing
 from .catalog import Lab, Objective, Texts, in_lang
 from .errors import LabError, ProbeError
 from .kube import Kube
-from .messages import Message, msg, raw
+from .messages import DEFAULT, Message, label, msg, raw
 from .waiting import pod_ready
 
-PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
+PASSED, FAILED, SKIPPED, BLOCKED = "passed", "failed", "skipped", "blocked"
 REQUESTS = 6  # requests per probed URL: enough to see load balancing
 
 
@@ -75,6 +75,7 @@ class Result:
     expected_msg: Message | None = None
     found_msg: Message | None = None
     texts: dict[str, Texts] = field(default_factory=dict)  # the objective's title and hint
+    needs: tuple[str, ...] = ()  # BLOCKED: the ids of the objectives it waits for
 
     @property
     def passed(self) -> bool:
@@ -90,7 +91,8 @@ class Result:
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "title": self.title, "status": self.status,
-                "expected": self.expected, "found": self.found, "hint": self.hint}
+                "expected": self.expected, "found": self.found, "hint": self.hint,
+                "needs": list(self.needs)}
 
 
 @dataclass
@@ -106,7 +108,12 @@ class Report:
 
     @property
     def passed(self) -> bool:
-        return all(r.status != FAILED for r in self.results)
+        return all(r.status in (PASSED, SKIPPED) for r in self.results)
+
+    @property
+    def first_failure(self) -> Result | None:
+        """The objective to fix first: the first that failed (the ones waiting follow from it)."""
+        return next((r for r in self.results if r.status == FAILED), None)
 
     @property
     def counts(self) -> Counter[str]:
@@ -114,8 +121,13 @@ class Report:
 
     def in_lang(self, lang: str) -> Report:
         """The same report worded in ``lang``: titles, hints, expected and found."""
+        results = [r.in_lang(lang) for r in self.results]
+        titles = {r.id: r.title for r in results}
+        results = [replace(r, found=label("waits-for", lang,
+                                          titles="; ".join(titles[n] for n in r.needs)))
+                   if r.status == BLOCKED else r for r in results]
         return replace(self, title=in_lang(self.texts, "title", lang, self.title),
-                       results=[r.in_lang(lang) for r in self.results])
+                       results=results)
 
     def to_dict(self) -> dict[str, Any]:
         return {"lab": self.lab, "title": self.title, "namespace": self.namespace,
@@ -131,10 +143,12 @@ class Report:
 
 
 class _Fail(Exception):
-    """An objective fails: what was expected and what was found."""
+    """An objective fails: what was expected and what was found; ``missing`` names the object
+    whose absence made it fail, as ("service", name), ("pod", name), ..., or ("namespace", ns)."""
 
-    def __init__(self, expected: Message, found: Message) -> None:
-        self.expected, self.found = expected, found
+    def __init__(self, expected: Message, found: Message,
+                 missing: tuple[str, str] | None = None) -> None:
+        self.expected, self.found, self.missing = expected, found, missing
 
 
 class _Skip(Exception):
@@ -220,12 +234,14 @@ def run_probes(kube: Kube, lab: Lab, snap: Snapshot) -> None:
 
 # -- judging ------------------------------------------------------------------------------------
 def evaluate(lab: Lab, snap: Snapshot) -> list[Result]:
-    results = []
+    """Judge every objective, then mark the ones that cannot be judged: see :func:`blocked`."""
+    results, missing = [], {}
     for o in lab.objectives:
         try:
             if not snap.namespace_exists:
                 raise _Fail(msg("namespace", ns=snap.namespace),
-                            msg("namespace.missing", ns=snap.namespace, lab=lab.name))
+                            msg("namespace.missing", ns=snap.namespace, lab=lab.name),
+                            ("namespace", snap.namespace))
             found = CHECKS[o.check](o, snap)
             results.append(Result(o.id, o.title, PASSED, found=found.text(), found_msg=found,
                                   texts=o.texts))
@@ -235,7 +251,46 @@ def evaluate(lab: Lab, snap: Snapshot) -> list[Result]:
         except _Fail as e:
             results.append(Result(o.id, o.title, FAILED, e.expected.text(), e.found.text(),
                                   o.hint, e.expected, e.found, o.texts))
-    return results
+            if e.missing:
+                missing[o.id] = e.missing
+    return blocked(lab, results, missing)
+
+
+def blocked(lab: Lab, results: list[Result], missing: dict[str, tuple[str, str]]) -> list[Result]:
+    """Objectives that cannot be judged because another failed become BLOCKED, with ``needs``.
+
+    Two sources, both data: an objective that failed because an object is missing (``missing``:
+    objective id -> ("service", name), ...) waits for the objective that checks that object
+    exists (its check's :data:`labs.catalog.PROVIDES`), or else for the first objective that
+    failed on the same missing object; and an objective whose ``needs:`` (checks/*.yaml) names an
+    objective that failed or waits is not judged at all."""
+    by_id = {r.id: r for r in results}
+    leader: dict[tuple[str, str], str] = {}
+    for key in dict.fromkeys(missing.values()):
+        failed_on = [i for i, k in missing.items() if k == key]
+        providers = [o.id for o in lab.objectives
+                     if key in o.provides() and by_id[o.id].status == FAILED]
+        leader[key] = (providers or failed_on)[0]
+    needs: dict[str, tuple[str, ...]] = {}
+    for oid, key in missing.items():
+        if leader[key] != oid:
+            needs[oid] = (leader[key],)
+    changed = True
+    while changed:  # `needs:` chains: a needed objective may itself wait
+        changed = False
+        for o in lab.objectives:
+            waits = tuple(n for n in o.needs
+                          if by_id[n].status == FAILED or n in needs)
+            if waits and o.id not in needs:
+                needs[o.id] = waits
+                changed = True
+    return [_waiting(r, needs[r.id], by_id) if r.id in needs else r for r in results]
+
+
+def _waiting(r: Result, needs: tuple[str, ...], by_id: dict[str, Result]) -> Result:
+    titles = [by_id[n].title for n in needs]
+    return replace(r, status=BLOCKED, expected="", hint="", expected_msg=None, found_msg=None,
+                   found=label("waits-for", DEFAULT, titles="; ".join(titles)), needs=needs)
 
 
 def grade(kube: Kube, lab: Lab, *, host_ports: bool, cluster: str = "") -> Report:
@@ -255,7 +310,8 @@ def _service(o: Objective, snap: Snapshot, key: str = "service") -> dict[str, An
     if svc is None:
         others = ", ".join(sorted(snap.services)) or msg("none")
         raise _Fail(msg("service.named", name=name),
-                    msg("service.missing", name=name, ns=snap.namespace, others=others))
+                    msg("service.missing", name=name, ns=snap.namespace, others=others),
+                    ("service", name))
     return svc
 
 
@@ -274,11 +330,13 @@ def _pods_of(kind: str, name: str, snap: Snapshot) -> list[dict[str, Any]]:
     objects = snap.deployments if kind == "deployment" else snap.statefulsets
     d = objects.get(name)
     if d is None:
-        raise _Fail(msg(kind, name=name), msg(f"{kind}.missing", name=name, ns=snap.namespace))
+        raise _Fail(msg(kind, name=name), msg(f"{kind}.missing", name=name, ns=snap.namespace),
+                    (kind, name))
     want = d.get("spec", {}).get("selector", {}).get("matchLabels") or {}
     pods = [p for p in snap.pods.values() if _matches(want, p) and _owned_by(p, kind, name)]
     if not pods:
-        raise _Fail(msg(f"{kind}.pods", name=name), msg(f"{kind}.no-pods", name=name))
+        raise _Fail(msg(f"{kind}.pods", name=name), msg(f"{kind}.no-pods", name=name),
+                    (kind, name))
     return pods
 
 
@@ -370,7 +428,7 @@ def _workload_ready(o: Objective, snap: Snapshot, kind: str, objects: dict[str, 
     found = objects.get(name)
     if found is None:
         raise _Fail(msg(f"ready.{kind}", name=name, want=want),
-                    msg(f"{kind}.missing", name=name, ns=snap.namespace))
+                    msg(f"{kind}.missing", name=name, ns=snap.namespace), (kind, name))
     ready = found.get("status", {}).get("readyReplicas") or 0
     count = msg("ready.count", ready=ready, total=found.get("spec", {}).get("replicas", 1))
     if ready < want:
@@ -382,10 +440,10 @@ def check_pod_ready(o: Objective, snap: Snapshot) -> Message:
     pod = snap.pods.get(o["pod"])
     if pod is None:
         raise _Fail(msg("pod.ready", pod=o["pod"]),
-                    msg("pod.missing", pod=o["pod"], ns=snap.namespace))
+                    msg("pod.missing", pod=o["pod"], ns=snap.namespace), ("pod", o["pod"]))
     if not pod_ready(pod):
         raise _Fail(msg("pod.ready", pod=o["pod"]),
-                    msg("pod.not-ready", phase=pod.get("status", {}).get("phase")))
+                    msg("pod.not-ready", phase=pod.get("status", {}).get("phase")), ("pod", o["pod"]))
     return msg("pod.where", ip=pod.get("status", {}).get("podIP", ""),
                node=pod.get("spec", {}).get("nodeName", ""))
 
@@ -505,7 +563,7 @@ def _probed(o: Objective, snap: Snapshot, source: str, probe: probing.Http | pro
         pod = snap.pods.get(source)
         if pod is None or not pod_ready(pod):
             raise _Fail(msg("probe.want-pod", pod=source),
-                        msg("probe.no-pod", pod=source, ns=snap.namespace))
+                        msg("probe.no-pod", pod=source, ns=snap.namespace), ("pod", source))
     result = snap.probes.get(probe_key(source, probe))
     if result is None:
         raise _Fail(msg("probe.want-result"), msg("probe.not-run"))
@@ -515,6 +573,7 @@ def _probed(o: Objective, snap: Snapshot, source: str, probe: probing.Http | pro
 
 
 def check_dns(o: Objective, snap: Snapshot) -> Message:
+    _service(o, snap)  # the name looked up is a Service's: without it there is nothing to resolve
     target = _service(o, snap, "resolves-to")
     want = target.get("spec", {}).get("clusterIP")
     result = _probed(o, snap, o["from"], probing.Dns(o["service"]))
@@ -535,9 +594,10 @@ def check_http(o: Objective, snap: Snapshot) -> Message:
         raise _Skip(msg("http.no-host-ports"))
     source = o.get("from", "host")
     count = int(o.get("requests", REQUESTS))
+    targets = urls(o, snap)  # the Service first: without it nothing else can be judged
     pods = {p["metadata"]["name"] for p in _served_by_pods(o["served-by"], snap)}
     summaries = []
-    for url in urls(o, snap):
+    for url in targets:
         results = _probed(o, snap, source, probing.Http(url, count))
         answered = Counter(r.get("pod") or "?" for r in results if r.get("status") == 200)
         bad = [r for r in results if r.get("status") != 200]
@@ -576,7 +636,7 @@ def check_headless(o: Objective, snap: Snapshot) -> Message:
     sts = snap.statefulsets.get(name)
     if sts is None:
         raise _Fail(msg("statefulset", name=name),
-                    msg("statefulset.missing", name=name, ns=snap.namespace))
+                    msg("statefulset.missing", name=name, ns=snap.namespace), ("statefulset", name))
     got = sts.get("spec", {}).get("serviceName") or "<none>"
     if got != service:
         raise _Fail(msg("service-name", statefulset=name, service=service),
@@ -613,7 +673,8 @@ def check_dns_pod_names(o: Objective, snap: Snapshot) -> Message:
     ready = _ready_names(pods.values())
     expected = msg("dns.pod-names.want", statefulset=name, service=service, ns=snap.namespace)
     if not ready:
-        raise _Fail(expected, msg("dns.pod-names.no-ready", statefulset=name))
+        raise _Fail(expected, msg("dns.pod-names.no-ready", statefulset=name),
+                    ("statefulset", name))
     sts_service = snap.statefulsets.get(name, {}).get("spec", {}).get("serviceName") or "<none>"
     why: Message | str = ""
     if svc.get("spec", {}).get("clusterIP") != "None":

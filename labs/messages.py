@@ -182,6 +182,10 @@ LABELS: dict[str, dict[str, str]] = {
     "passed": {"en": "PASS", "ko": "통과"},
     "failed": {"en": "FAIL", "ko": "실패"},
     "skipped": {"en": "SKIP", "ko": "건너뜀"},
+    "blocked": {"en": "WAIT", "ko": "대기"},
+    "waits-for": {"en": "not judged: waits for {titles}",
+                  "ko": "채점 보류: 먼저 필요한 목표 {titles}"},
+    "first": {"en": "Start here", "ko": "여기부터"},
     "expected": {"en": "expected", "ko": "기대값"},
     "found": {"en": "found", "ko": "실제 값"},
     "hint": {"en": "hint", "ko": "힌트"},
@@ -192,13 +196,88 @@ LABELS: dict[str, dict[str, str]] = {
     "col.found": {"en": "Found", "ko": "실제 값"},
     "counts": {"en": "{passed} passed, {failed} failed", "ko": "통과 {passed}, 실패 {failed}"},
     "counts.skipped": {"en": ", {skipped} skipped", "ko": ", 건너뜀 {skipped}"},
+    "counts.blocked": {"en": ", {blocked} waiting", "ko": ", 대기 {blocked}"},
     "cost": {"en": "{seconds:.1f} s, {requests} API requests",
              "ko": "{seconds:.1f}초, API 요청 {requests}회"},
     "junit.failure": {"en": "expected {expected}; found {found}",
                       "ko": "기대값 {expected}; 실제 값 {found}"},
+    "fix": {"en": "fix", "ko": "해결"},
+    "error": {"en": "error", "ko": "오류"},
+    "cli.list": {"en": "namespace {ns}, {n} objectives", "ko": "네임스페이스 {ns}, 목표 {n}개"},
+    "cli.cluster": {"en": "Lab cluster: {cluster} (Kubernetes {version}, {server})",
+                    "ko": "실습 클러스터: {cluster} (쿠버네티스 {version}, {server})"},
+    "cli.stopped": {"en": "{cluster}: stopped", "ko": "{cluster}: 중지됨"},
+    "cli.solved": {"en": "Solved {lab}: `make check LAB={lab}` grades it.",
+                   "ko": "{lab} 정답 적용 완료: `make check LAB={lab}`로 채점한다."},
+    "cli.lab-cluster": {"en": "Lab cluster: {cluster}  (KUBECONFIG={kubeconfig})",
+                        "ko": "실습 클러스터: {cluster}  (KUBECONFIG={kubeconfig})"},
+    "cli.jupyter": {"en": "Starting JupyterLab on 127.0.0.1 (Ctrl-C stops it; the cluster keeps "
+                          "running, `make cluster-down` stops it)",
+                    "ko": "127.0.0.1에서 JupyterLab 시작 (Ctrl-C로 멈춘다. 클러스터는 계속 실행되며 "
+                          "`make cluster-down`으로 멈춘다)"},
     "cli.checking": {"en": "Checking {labs} on {cluster}...", "ko": "{labs} 채점 중 ({cluster})..."},
     "cli.reports": {"en": "Reports: {files}", "ko": "보고서: {files}"},
 }
+
+
+# Errors a learner reads from the CLI (`python -m labs ...`): key -> what and fix, per language.
+# Raised with :func:`error`, printed with :func:`error_text` in the language of `make check`.
+ERRORS: dict[str, dict[str, dict[str, str]]] = {
+    "lab.unknown": {
+        "what": {"en": "there is no lab named {name!r}", "ko": "이름이 {name!r}인 실습 없음"},
+        "fix": {"en": "pick one of: {labs} (e.g. make check LAB=nodeport)",
+                "ko": "다음 중 하나를 고른다: {labs} (예: make check LAB=nodeport)"}},
+    "lab.unnamed": {
+        "what": {"en": "name the lab to {action}", "ko": "{action}할 실습의 이름이 필요함"},
+        "fix": {"en": "make {action} LAB=<lab> with one of: {labs}",
+                "ko": "make {action} LAB=<실습> (실습은 다음 중 하나: {labs})"}},
+    "cluster.unknown": {
+        "what": {"en": "unknown LAB_CLUSTER={name!r}", "ko": "알 수 없는 LAB_CLUSTER={name!r}"},
+        "fix": {"en": "use LAB_CLUSTER=kind, current or embedded",
+                "ko": "LAB_CLUSTER=kind, current, embedded 중 하나를 쓴다"}},
+    "cluster.no-kubeconfig": {
+        "what": {"en": "no kubeconfig at {path}", "ko": "{path}에 kubeconfig 없음"},
+        "fix": {"en": "set KUBECONFIG to your cluster's kubeconfig, or use "
+                      "LAB_CLUSTER=kind / LAB_CLUSTER=embedded",
+                "ko": "KUBECONFIG를 클러스터의 kubeconfig로 지정하거나 "
+                      "LAB_CLUSTER=kind / LAB_CLUSTER=embedded를 쓴다"}},
+    "cluster.embedded-failed": {
+        "what": {"en": "the embedded cluster did not start: {error}",
+                 "ko": "내장 클러스터가 시작되지 않음: {error}"},
+        "fix": {"en": "read {log}; `make setup` reinstalls it",
+                "ko": "{log}를 읽어 본다. `make setup`으로 다시 설치할 수 있다"}},
+    "cluster.embedded-fix": {  # the fix the embedded cluster logged (a command: its own words)
+        "what": {"en": "the embedded cluster did not start: {error}",
+                 "ko": "내장 클러스터가 시작되지 않음: {error}"},
+        "fix": {"en": "{fix} (the whole log: {log})", "ko": "{fix} (전체 로그: {log})"}},
+    "cluster.embedded-down": {
+        "what": {"en": "the embedded cluster is not running",
+                 "ko": "내장 클러스터가 실행 중이 아님"},
+        "fix": {"en": "make cluster (LAB_CLUSTER=embedded)",
+                "ko": "make cluster 실행 (LAB_CLUSTER=embedded)"}},
+}
+
+
+def error(cls: type[LabError], key: str, *, where: str | None = None,
+          details: list[str] | None = None, **args: Any) -> LabError:
+    """A :class:`LabError` worded in English from :data:`ERRORS`, renderable in any language."""
+    texts = ERRORS[key]
+    return cls(texts["what"][DEFAULT].format(**args), where=where,
+               fix=texts["fix"][DEFAULT].format(**args), details=details, key=key, args=args)
+
+
+def error_text(e: LabError, lang: str = DEFAULT) -> str:
+    """``e`` as the CLI prints it, in ``lang`` (its words in :data:`ERRORS`; an error raised
+    without a key keeps its English what and fix, under the label of ``lang``)."""
+    what, fix = e.what, e.fix
+    texts = ERRORS.get(e.key or "")
+    if texts:
+        what = texts["what"].get(lang, texts["what"][DEFAULT]).format(**e.values)
+        fix = texts["fix"].get(lang, texts["fix"][DEFAULT]).format(**e.values)
+    lines = [f"{e.where}: {what}" if e.where else what, *(f"  {d}" for d in e.details)]
+    if fix:
+        lines.append(f"  {label('fix', lang)}: {fix}")
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from .grading import FAILED, PASSED, SKIPPED, Report
+from .grading import BLOCKED, FAILED, PASSED, SKIPPED, Report
 from .messages import DEFAULT, field_labels, label
 
-MARKS = {PASSED: ("PASS", "green"), FAILED: ("FAIL", "red"), SKIPPED: ("SKIP", "yellow")}
+MARKS = {PASSED: ("PASS", "green"), FAILED: ("FAIL", "red"), SKIPPED: ("SKIP", "yellow"),
+         BLOCKED: ("WAIT", "blue")}
 
 
 def mark(status: str, lang: str = DEFAULT) -> tuple[str, str]:
@@ -43,7 +44,9 @@ def table(reports: Sequence[Report], lang: str = DEFAULT) -> Table:
 
 
 def failures(reports: Sequence[Report], lang: str = DEFAULT) -> str:
-    """Each failed objective: what was expected, what was found, and the hint."""
+    """Each failed objective: what was expected, what was found, and the hint; the first of them
+    is where to start (the objectives that wait are not repeated: the table says what they wait
+    for)."""
     f = field_labels(lang)
     blocks = []
     for rep in reports:
@@ -55,10 +58,11 @@ def failures(reports: Sequence[Report], lang: str = DEFAULT) -> str:
 
 
 def counts(rep: Report, lang: str = DEFAULT) -> str:
-    """"2 passed, 7 failed" (", 1 skipped" when any was)."""
+    """"2 passed, 1 failed" (", 1 skipped", ", 6 waiting" when any was)."""
     c = rep.counts
     return (label("counts", lang, passed=c[PASSED], failed=c[FAILED])
-            + (label("counts.skipped", lang, skipped=c[SKIPPED]) if c[SKIPPED] else ""))
+            + (label("counts.skipped", lang, skipped=c[SKIPPED]) if c[SKIPPED] else "")
+            + (label("counts.blocked", lang, blocked=c[BLOCKED]) if c[BLOCKED] else ""))
 
 
 def summary(reports: Sequence[Report], lang: str = DEFAULT) -> str:
@@ -96,7 +100,7 @@ def to_junit(reports: Sequence[Report], lang: str = DEFAULT) -> JUnitXml:
                 case.result = [Failure(label("junit.failure", lang, expected=r.expected,
                                              found=r.found), "objective")]
                 case.system_out = f"{hint}: {r.hint}"
-            elif r.status == SKIPPED:
+            elif r.status in (SKIPPED, BLOCKED):
                 case.result = [Skipped(r.found)]
             suite.add_testcase(case)
         xml.add_testsuite(suite)

@@ -16,11 +16,11 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from .grading import FAILED, Report
+from .grading import BLOCKED, FAILED, Report
 from .messages import field_labels, label
-from .reports import mark
+from .reports import counts, mark
 
-_COLOURS = {"green": "#1a7f37", "red": "#cf222e", "yellow": "#9a6700"}
+_COLOURS = {"green": "#1a7f37", "red": "#cf222e", "yellow": "#9a6700", "blue": "#0969da"}
 _BAR = "#0969da"
 
 _TEXT = {
@@ -83,6 +83,11 @@ def report_html(reports: Sequence[Report], lang: str | None = None) -> str:
     for rep in (r.in_lang(lang) for r in reports):
         rows.append(f"<tr><th colspan=3 style='text-align:left'>{html.escape(rep.title)} "
                     f"<small>({html.escape(_counts(rep, lang))})</small></th></tr>")
+        first = rep.first_failure
+        if first is not None:  # the first mistake leads; the objectives waiting on it follow
+            rows.append(f"<tr class='lab-first'><td colspan=3 style='text-align:left'>"
+                        f"<b>{html.escape(label('first', lang))}:</b> {html.escape(first.title)}"
+                        f" &mdash; {html.escape(first.hint)}</td></tr>")
         for r in rep.results:
             word, colour = mark(r.status, lang)
             if r.status == FAILED:
@@ -91,14 +96,15 @@ def report_html(reports: Sequence[Report], lang: str | None = None) -> str:
                                                   ("hint", r.hint)))
             else:
                 detail = f"<span style='opacity:.7'>{html.escape(r.found)}</span>"
-            rows.append(f"<tr><td style='color:{_COLOURS[colour]};font-weight:bold'>{word}</td>"
+            rows.append(f"<tr class='lab-objective' data-status='{r.status}'>"
+                        f"<td style='color:{_COLOURS[colour]};font-weight:bold'>{word}</td>"
                         f"<td style='text-align:left'>{html.escape(r.title)}</td>"
                         f"<td style='text-align:left'>{detail}</td></tr>")
     return "<table class='lab-checks'>" + "".join(rows) + "</table>"
 
 
 def _counts(rep: Report, lang: str) -> str:
-    return label("counts", lang, passed=rep.counts["passed"], failed=rep.counts["failed"])
+    return counts(rep, lang)
 
 
 def report_text(reports: Sequence[Report], lang: str | None = None) -> str:
@@ -108,11 +114,16 @@ def report_text(reports: Sequence[Report], lang: str | None = None) -> str:
     lines = []
     for rep in (r.in_lang(lang) for r in reports):
         lines.append(f"{rep.title}: {_counts(rep, lang)}")
+        if rep.first_failure is not None:
+            lines.append(f"{label('first', lang)}: {rep.first_failure.title} - "
+                         f"{rep.first_failure.hint}")
         for r in rep.results:
             lines.append(f"{mark(r.status, lang)[0]}  {r.title}")
             if r.status == FAILED:
                 lines += [f"      {f['expected']}{r.expected}", f"      {f['found']}{r.found}",
                           f"      {f['hint']}{r.hint}"]
+            elif r.status == BLOCKED:
+                lines.append(f"      {r.found}")
     return "\n".join(lines)
 
 

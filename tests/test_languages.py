@@ -176,17 +176,20 @@ def test_the_notebook_panel_in_korean():
     report = Report("nodeport", rep.lab.title, rep.lab.namespace, "kind",
                     evaluate(rep.lab, rep.probe()), texts=rep.lab.texts)
     text = widgets.report_text([report], "ko")
-    assert text.splitlines()[:7] == [
-        "NodePort: 통과 2, 실패 7",
+    assert text.splitlines()[:10] == [
+        "NodePort: 통과 2, 실패 1, 대기 6",
+        "여기부터: NodePort 타입의 Service web-service-nodeport가 있다 - spec.type: NodePort로 지정한다.",
         "통과  웹 Deployment deploy-test01에 준비된 Pod가 3개 있다",
         "통과  클라이언트 Pod nginx01이 실행 중이고 준비되어 있다",
         "실패  NodePort 타입의 Service web-service-nodeport가 있다",
         "      기대값:  이름이 web-service-nodeport인 Service",
         "      실제 값: lab-nodeport에 Service web-service-nodeport 없음 (있는 Service: 없음)",
-        "      힌트:    spec.type: NodePort로 지정한다."]
+        "      힌트:    spec.type: NodePort로 지정한다.",
+        "대기  web-service-nodeport의 80번 포트가 nodePort 31001과 매핑된다",
+        "      채점 보류: 먼저 필요한 목표 NodePort 타입의 Service web-service-nodeport가 있다"]
     html = widgets.report_html([report], "ko")
     assert "<b>기대값</b> 이름이 web-service-nodeport인 Service<br>" in html
-    assert "(통과 2, 실패 7)" in html
+    assert "(통과 2, 실패 1, 대기 6)" in html
 
 
 def test_a_fresh_lab_in_korean_says_how_to_set_it_up():
@@ -221,13 +224,34 @@ def test_json_and_junit_in_korean_keep_their_ids(tmp_path):
         "id": "node-port", "title": "web-service-nodeport의 80번 포트가 nodePort 31001과 매핑된다",
         "status": "failed", "expected": "PORT(S) 80:31001/TCP", "found": "PORT(S) 80:30080/TCP",
         "hint": "spec.ports에 port: 80과 nodePort: 31001을 쓴다(NodePort는 30000~32767 범위 "
-                "안이어야 한다)."}
+                "안이어야 한다).", "needs": []}
     cases = {c.classname: c for c in next(iter(JUnitXml.fromfile(str(junit))))}
     case = cases["lab.nodeport.selector"]
     assert case.name == "web-service-nodeport가 deploy-test01의 Pod를 선택한다"
     assert case.result[0].message == (
         "기대값 deploy-test01의 Pod를 선택하는 셀렉터 (Pod의 라벨: app.kubernetes.io/name=web-deploy)"
         "; 실제 값 셀렉터 app=web-deploy: Pod 3개 중 선택된 Pod 없음")
+
+
+@pytest.mark.parametrize(("lang", "waits"), [
+    ("en", "not judged: waits for The Service web-service-nodeport exists with type NodePort"),
+    ("ko", "채점 보류: 먼저 필요한 목표 NodePort 타입의 Service web-service-nodeport가 있다"),
+])
+def test_json_and_junit_say_what_an_objective_waits_for(tmp_path, lang, waits):
+    c = Cluster("nodeport").setup()
+    rep = Report("nodeport", c.lab.title, c.lab.namespace, "kind", evaluate(c.lab, c.probe()),
+                 texts=c.lab.texts)
+    js, junit = reports.write([rep], tmp_path, lang)
+    data = json.loads(js.read_text(encoding="utf-8"))
+    assert data["passed"] is False
+    results = {r["id"]: r for r in data["labs"][0]["results"]}
+    assert [r["status"] for r in results.values()] == ["passed"] * 2 + ["failed"] + ["blocked"] * 6
+    assert results["selector"]["needs"] == ["service-type"]
+    assert results["selector"]["found"] == waits and results["selector"]["hint"] == ""
+    cases = {c.classname: c for c in next(iter(JUnitXml.fromfile(str(junit))))}
+    assert cases["lab.nodeport.service-type"].result[0].type == "objective"  # the one failure
+    skipped = cases["lab.nodeport.selector"].result[0]
+    assert type(skipped).__name__ == "Skipped" and skipped.message == waits
 
 
 # -- choosing the language ---------------------------------------------------------------------------

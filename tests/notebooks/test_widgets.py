@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from labs import widgets
-from labs.grading import FAILED, PASSED, SKIPPED, Report, Result
+from labs.grading import BLOCKED, FAILED, PASSED, SKIPPED, Report, Result
 from labs.probing import HttpResult
 
 
@@ -33,18 +33,34 @@ REPORT = Report("nodeport", "NodePort", "lab-nodeport", "embedded", [
            hint="In spec.ports: port: 80 and nodePort: 31001."),
     Result("curl-host", "curl http://127.0.0.1:31001 reaches the web pods", SKIPPED,
            found="not mapped here"),
+    Result("curl-node", "curl to nodePort 31001 on every node reaches the web pods", BLOCKED,
+           needs=("node-port",)),
 ])
 
 
 def test_the_check_panel_as_text() -> None:
     assert widgets.report_text([REPORT]) == (
-        "NodePort: 1 passed, 1 failed\n"
+        "NodePort: 1 passed, 1 failed, 1 skipped, 1 waiting\n"
+        "Start here: web-service-nodeport maps port 80 to nodePort 31001 - "
+        "In spec.ports: port: 80 and nodePort: 31001.\n"
         "PASS  The web Deployment deploy-test01 has 3 ready pods\n"
         "FAIL  web-service-nodeport maps port 80 to nodePort 31001\n"
         "      expected: PORT(S) 80:31001/TCP\n"
         "      found:    PORT(S) 80:30080/TCP\n"
         "      hint:     In spec.ports: port: 80 and nodePort: 31001.\n"
-        "SKIP  curl http://127.0.0.1:31001 reaches the web pods")
+        "SKIP  curl http://127.0.0.1:31001 reaches the web pods\n"
+        "WAIT  curl to nodePort 31001 on every node reaches the web pods\n"
+        "      not judged: waits for web-service-nodeport maps port 80 to nodePort 31001")
+
+
+def test_the_check_panel_html_leads_with_the_first_failure_and_says_what_waits() -> None:
+    html = widgets.report_html([REPORT], "en")
+    lead = ("<b>Start here:</b> web-service-nodeport maps port 80 to nodePort 31001 &mdash; "
+            "In spec.ports: port: 80 and nodePort: 31001.")
+    assert lead in html and html.index(lead) < html.index(">FAIL<")
+    assert ">WAIT</td>" in html
+    assert "not judged: waits for web-service-nodeport maps port 80 to nodePort 31001" in html
+    assert html.count("<b>hint</b>") == 1
 
 
 def test_the_check_panel_shows_text_html_and_a_check_again_button(shown, lang) -> None:
