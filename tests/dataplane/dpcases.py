@@ -155,6 +155,7 @@ SUBS: list[tuple[re.Pattern, str]] = [(re.compile(p, re.M), r) for p, r in [
     (r"curl/\d+\.\d+\.\d+", "curl/<version>"),
     (r"after \d+ ms", "after <n> ms"),
     (r"after \d+ milliseconds", "after <n> milliseconds"),
+    (r"\{ \[\d+ bytes data\]", "{ [<n> bytes data]"),
     (r"; <<>> DiG \S+ <<>>", "; <<>> DiG <version> <<>>"),
     (r"\bid: \d+", "id: <id>"),
     (r";; Query time: \d+ msec", ";; Query time: <n> msec"),
