@@ -31,6 +31,11 @@ from .waiting import pod_ready
 
 PASSED, FAILED, SKIPPED, BLOCKED = "passed", "failed", "skipped", "blocked"
 REQUESTS = 6  # requests per probed URL: enough to see load balancing
+# kube-proxy writes a node's rules a moment after the EndpointSlice changes (about a second on
+# kind): an in-cluster probe that could not connect to a Service that has ready endpoints is
+# retried this many times, a second apart, before it counts.
+SETTLE_RETRIES = 4
+SETTLE_DELAY = 1.0
 
 
 @dataclass
@@ -221,15 +226,33 @@ def run_probes(kube: Kube, lab: Lab, snap: Snapshot) -> None:
         pod = snap.pods.get(source)
         if not pod or not pod_ready(pod):
             continue  # the objective fails with "no ready pod to probe from"
-        try:
-            results = probing.run(kube, lab.namespace, source, probes)
-        except ProbeError as e:
-            for p in probes:
-                snap.probes[probe_key(source, p)] = {"error": str(e)}
-            continue
-        for p, result in zip(probes, results, strict=False):
-            snap.probes[probe_key(source, p)] = (
-                [r.to_dict() for r in result] if isinstance(result, list) else result.to_dict())
+        pending = probes
+        for attempt in range(SETTLE_RETRIES + 1):
+            try:
+                results = probing.run(kube, lab.namespace, source, pending)
+            except ProbeError as e:
+                for p in pending:
+                    snap.probes[probe_key(source, p)] = {"error": str(e)}
+                break
+            for p, result in zip(pending, results, strict=False):
+                snap.probes[probe_key(source, p)] = (
+                    [r.to_dict() for r in result] if isinstance(result, list) else result.to_dict())
+            pending = [p for p, result in zip(pending, results, strict=False)
+                       if _not_yet_routed(p, result, snap)]
+            if not pending or attempt == SETTLE_RETRIES:
+                break
+            time.sleep(SETTLE_DELAY)
+
+
+def _not_yet_routed(probe: probing.Http | probing.Dns, result: Any, snap: Snapshot) -> bool:
+    """No request of an HTTP probe connected, though the lab has ready endpoints: the node's
+    kube-proxy may not have written the Service's rules yet."""
+    if not isinstance(probe, probing.Http) or not isinstance(result, list) or not result:
+        return False
+    if any(r.ok for r in result) or not all(r.exit_code in (7, 28) for r in result):
+        return False
+    return any((ep.get("conditions") or {}).get("ready", True)
+               for s in snap.endpointslices for ep in s.get("endpoints") or [])
 
 
 # -- judging ------------------------------------------------------------------------------------

@@ -405,3 +405,57 @@ def test_a_report_with_objectives_waiting_is_not_passed():
     assert not waiting.passed
     assert Report("nodeport", "NodePort", "lab-nodeport", "kind",
                   [Result("a", "A", PASSED), Result("c", "C", SKIPPED)]).passed
+
+
+def _fake_probes(monkeypatch, c_pods, routed_after: int, exit_code: int = 7):
+    """probing.run answering "could not connect" until its `routed_after`-th call, then served
+    by one of the lab's web pods."""
+    from labs import grading, probing
+
+    calls: list[list] = []
+
+    def run(kube, namespace, pod, probes, **_):
+        calls.append(list(probes))
+        ok = len(calls) >= routed_after
+        web = sorted(n for n in c_pods() if n.startswith("deploy-test01-"))[0]
+        return [[probing.HttpResult(p.url, ok=ok, status=200 if ok else 0,
+                                    pod=web if ok else None,
+                                    exit_code=0 if ok else exit_code,
+                                    error="" if ok else "curl: (7) Failed to connect")
+                 for _ in range(p.count)] if isinstance(p, probing.Http) else
+                probing.DnsResult(p.name, True, addresses=["10.96.0.10"]) for p in probes]
+
+    monkeypatch.setattr(probing, "run", run)
+    monkeypatch.setattr(grading, "SETTLE_DELAY", 0)
+    return calls
+
+
+def test_a_service_kube_proxy_has_not_routed_yet_is_probed_again(monkeypatch):
+    from labs import grading
+
+    c = Cluster("clusterip").solve()
+    calls = _fake_probes(monkeypatch, lambda: c.snap.pods, routed_after=3)
+    grading.run_probes(None, c.lab, c.snap)
+    assert len(calls) == 3  # two refused rounds, then kube-proxy's rules are in place
+    results = {r.id: r for r in evaluate(c.lab, c.snap)}
+    assert results["curl-cluster-ip"].status == PASSED
+
+
+def test_a_service_that_never_answers_fails_after_the_retries(monkeypatch):
+    from labs import grading
+
+    c = Cluster("clusterip").solve()
+    calls = _fake_probes(monkeypatch, lambda: c.snap.pods, routed_after=99)
+    grading.run_probes(None, c.lab, c.snap)
+    assert len(calls) == grading.SETTLE_RETRIES + 1
+    assert {r.id: r.status for r in evaluate(c.lab, c.snap)}["curl-cluster-ip"] == FAILED
+
+
+def test_without_ready_endpoints_a_refused_probe_is_not_retried(monkeypatch):
+    from labs import grading
+
+    c = Cluster("clusterip").solve()
+    calls = _fake_probes(monkeypatch, lambda: c.snap.pods, routed_after=99)
+    c.snap.endpointslices = []
+    grading.run_probes(None, c.lab, c.snap)
+    assert len(calls) == 1
