@@ -36,6 +36,7 @@ lab: $(STAMP) ## The main job: start or reuse a cluster, then open JupyterLab on
 	$(BIN)/python -m labs lab
 
 test: $(STAMP) browser ## Run the test suite, then the kind suite on the kind rig where it can run
+	@$(BIN)/python -m kindrig prepare --background
 	$(BIN)/python -m pytest -m "not kind"
 	$(BIN)/python -m kindrig test
 

@@ -1,5 +1,8 @@
 """python -m kindrig images|up|down|run|test|status
 
+prepare  build the rig's long-running pieces (root filesystems, Go programs) if the rig can run
+         here; --background starts that beside whatever runs next and returns at once (make test
+         runs it before the main suite; `test` later waits for the builds through their locks)
 images   build (or find) every image and the kind node image; print the node image's name
 up       start the private Docker engine, build what is missing, create the labs' kind cluster
          through the labs' own kind backend, print `kubectl get nodes -o wide`
@@ -20,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import cluster, dockerd, gobuild, images
+from . import cluster, dockerd, gobuild, images, paths, rootfs
 from .errors import RigError
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -80,6 +83,33 @@ def cluster_down(env: dict[str, str]) -> None:
     run_inside([sys.executable, "-m", "labs", "cluster", "down"], env)
 
 
+def cmd_prepare(args: argparse.Namespace) -> int:
+    why = dockerd.available() or rootfs.available()
+    if why:
+        log(f"rig: not preparing ({why})")
+        return 0
+    if args.background:
+        out = paths.cache() / "prepare.log"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(out, "ab") as f:
+            subprocess.Popen([sys.executable, "-m", "kindrig", "prepare"], cwd=PROJECT,
+                             stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT,
+                             start_new_session=True)
+        log(f"rig: building the kind rig's root filesystems and Go programs in the background "
+            f"(log: {out})")
+        return 0
+    t0 = time.monotonic()
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=len(rootfs.SETS) + 1) as pool:  # network-bound: at once
+        jobs = [pool.submit(rootfs.ensure, name, log) for name in rootfs.SETS]
+        jobs.append(pool.submit(gobuild.ensure_built, log))
+        for job in jobs:
+            job.result()
+    log(f"rig: prepared in {time.monotonic() - t0:.0f} s")
+    return 0
+
+
 def cmd_images(_: argparse.Namespace) -> int:
     env = prepare()
     print(env["LAB_KIND_NODE_IMAGE"])
@@ -107,7 +137,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
-    why = dockerd.available()
+    why = dockerd.available() or rootfs.available()
     if why:
         msg = f"kind tests skipped: {why}"
         if os.environ.get("RIG_REQUIRED"):
@@ -119,8 +149,8 @@ def cmd_test(args: argparse.Namespace) -> int:
     env = prepare()
     try:
         cluster_up(env)
-        pytest = [sys.executable, "-m", "pytest", "-m", "kind", "--run-kind", "-p", "no:cacheprovider",
-                  *args.pytest_args]
+        pytest = [sys.executable, "-m", "pytest", "-m", "kind", "--run-kind", "-v",
+                  "-p", "no:cacheprovider", *args.pytest_args]
         rc = _timed("kind tests", lambda: run_inside(pytest, env))
     finally:
         if not os.environ.get("RIG_KEEP"):
@@ -134,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m kindrig", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
+    pr = sub.add_parser("prepare")
+    pr.add_argument("--background", action="store_true")
+    pr.set_defaults(fn=cmd_prepare)
     sub.add_parser("images").set_defaults(fn=cmd_images)
     sub.add_parser("up").set_defaults(fn=cmd_up)
     sub.add_parser("down").set_defaults(fn=cmd_down)

@@ -57,6 +57,15 @@ def path(name: str) -> Path:
     return paths.cache() / "rootfs" / f"{name}-{SUITES[name]}-{key(name)}"
 
 
+def available() -> str:
+    """Why root filesystems cannot be made here, or "" if they can."""
+    if os.geteuid() != 0:
+        return "making the rig's Debian root filesystems needs root (debootstrap)"
+    if not shutil.which("debootstrap"):
+        return "debootstrap is not installed (apt-get install debootstrap; .ci/run does this on CI)"
+    return ""
+
+
 def ensure(name: str, log=print) -> Path:
     """The cached root filesystem `name`, made first if missing."""
     target = path(name)
