@@ -20,7 +20,6 @@ SEED_CURL_V = """\
 > User-Agent: curl/8.14.1
 > Accept: */*
 >
-* Request completely sent off
 < HTTP/1.1 200 OK
 < Server: nginx/1.29.4
 < Date: DATE
