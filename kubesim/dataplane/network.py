@@ -269,9 +269,11 @@ class Network:
         externals = [s for s in v["external"].get(ip, []) if self._port(s, port) is not None]
         if externals:
             s = externals[0]
-            entry = src.node if src.kind == "pod" else NODE_BY_IP.get(ip, NODES[0]).name
-            if ip in NODE_BY_IP:
-                entry = NODE_BY_IP[ip].name
+            # every node has the `-d <externalIP> -j KUBE-EXT-...` rule in KUBE-SERVICES (no
+            # LOCAL destination test, unlike NodePorts): a pod's packet is DNATed and
+            # masqueraded on its own node; the host's enters at the node that has the address
+            entry = src.node if src.kind == "pod" and src.node in NODE_BY_NAME else \
+                NODE_BY_IP.get(ip, NODES[0]).name
             return self._external(src, s, self._port(s, port), entry)  # type: ignore[arg-type]
         node = NODE_BY_IP.get(ip)
         if node is not None:
