@@ -99,6 +99,11 @@ def render(net: Network, node: str, tables: tuple[str, ...] = ("nat", "filter"))
                                          f"external IP\" -m {proto} --dport {sp['port']} "
                                          f"-j {ext_chain}")
                 if sp.get("nodePort") and spec.get("type") in ("NodePort", "LoadBalancer"):
+                    # an IPv4 node also accepts its NodePorts on localhost (counted by nfacct)
+                    add("KUBE-NODEPORTS", f"-d 127.0.0.0/8 -p {proto} -m comment --comment "
+                                          f"\"{spn}\" -m {proto} --dport {sp['nodePort']} -m "
+                                          f"nfacct --nfacct-name localhost_nps_accepted_pkts "
+                                          f"-j {ext_chain}")
                     add("KUBE-NODEPORTS", f"-p {proto} -m comment --comment \"{spn}\" -m {proto} "
                                           f"--dport {sp['nodePort']} -j {ext_chain}")
                 if local:

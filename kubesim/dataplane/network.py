@@ -64,6 +64,12 @@ class Endpoint:
     hostname: str = ""           # the endpoint's DNS name under a headless Service (CoreDNS)
 
 
+def endpoint_hostname(e: Endpoint) -> str:
+    """CoreDNS's name for an endpoint under its Service: the hostname the EndpointSlice gives
+    it (a pod whose spec.subdomain is the Service, e.g. a StatefulSet's), else the dashed IP."""
+    return e.hostname or e.ip.replace(".", "-")
+
+
 @dataclass
 class Route:
     """The outcome of a connection attempt."""
@@ -263,9 +269,11 @@ class Network:
         externals = [s for s in v["external"].get(ip, []) if self._port(s, port) is not None]
         if externals:
             s = externals[0]
-            entry = src.node if src.kind == "pod" else NODE_BY_IP.get(ip, NODES[0]).name
-            if ip in NODE_BY_IP:
-                entry = NODE_BY_IP[ip].name
+            # every node has the `-d <externalIP> -j KUBE-EXT-...` rule in KUBE-SERVICES (no
+            # LOCAL destination test, unlike NodePorts): a pod's packet is DNATed and
+            # masqueraded on its own node; the host's enters at the node that has the address
+            entry = src.node if src.kind == "pod" and src.node in NODE_BY_NAME else \
+                NODE_BY_IP.get(ip, NODES[0]).name
             return self._external(src, s, self._port(s, port), entry)  # type: ignore[arg-type]
         node = NODE_BY_IP.get(ip)
         if node is not None:
@@ -437,9 +445,12 @@ class Network:
         for sp in spec.get("ports") or []:
             if sp.get("name") == port_name and (sp.get("protocol") or "TCP").lower() == proto:
                 if spec.get("clusterIP") == "None":
-                    for e in self.endpoints(svc, sp):
-                        host = f"{e.ip.replace('.', '-')}.{fqdn}"
-                        ans.records.append((q, "SRV", f"0 100 {e.port} {host}."))
+                    # one record per ready endpoint, named as CoreDNS names it; the weights
+                    # of a priority share 100 (floor(100/n))
+                    eps = self.endpoints(svc, sp)
+                    for e in eps:
+                        host = f"{endpoint_hostname(e)}.{fqdn}"
+                        ans.records.append((q, "SRV", f"0 {100 // len(eps)} {e.port} {host}."))
                         ans.additional.append((host, "A", e.ip))
                 else:
                     ans.records.append((q, "SRV", f"0 100 {sp['port']} {fqdn}."))
@@ -454,7 +465,7 @@ class Network:
         for e in self._all_endpoints(svc):
             # CoreDNS names an endpoint by its hostname (the EndpointSlice controller sets it
             # when the pod's spec.subdomain is this Service), else by its dashed IP
-            if e.ip.replace(".", "-") == host or e.hostname and e.hostname == host:
+            if endpoint_hostname(e) == host:
                 return Answer("NOERROR", q, [(q, "A", e.ip)] if qtype in ("A", "ANY") else [])
         return Answer("NXDOMAIN", q)
 
@@ -469,6 +480,21 @@ class Network:
             md = svc["metadata"]
             return Answer("NOERROR", q, [(q, "PTR", f"{md['name']}.{md.get('namespace')}.svc."
                                                      f"{DOMAIN}")])
+        # then the endpoints (CoreDNS's serviceRecordForIP): <hostname>.<svc>.<ns>.svc, one
+        # record per Service the address is an endpoint of
+        names = []
+        for s in sorted(v["svc"].values(), key=lambda s: (s["metadata"].get("namespace", ""),
+                                                          s["metadata"]["name"])):
+            if (s.get("spec") or {}).get("type") == "ExternalName":
+                continue
+            md = s["metadata"]
+            for e in self._all_endpoints(s):
+                if e.ip == ip:
+                    name = f"{endpoint_hostname(e)}.{md['name']}.{md.get('namespace')}.svc.{DOMAIN}"
+                    if name not in names:
+                        names.append(name)
+        if names:
+            return Answer("NOERROR", q, [(q, "PTR", n) for n in names])
         pod = v["pod_by_ip"].get(ip)
         if pod is not None:
             return Answer("NOERROR", q, [(q, "PTR", f"{ip.replace('.', '-')}."

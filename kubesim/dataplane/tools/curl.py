@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..images import CURL_VERSION
@@ -57,6 +58,7 @@ class Opts:
     insecure: bool = False
     remote_name: bool = False
     no_meter: bool = False
+    no_buffer: bool = False
     output: str | None = None
     dump_header: str | None = None
     write_out: str | None = None
@@ -144,6 +146,8 @@ def parse(argv: list[str]) -> Opts:
             o.remote_name = on
         elif name == "no-progress-meter":
             o.no_meter = on
+        elif name == "no-buffer":
+            o.no_buffer = on
         elif name == "output":
             o.output = val
         elif name == "dump-header":
@@ -298,13 +302,44 @@ async def run(net: Network, tool: Tool) -> int:
         tool.err("curl: no URL specified\n" + HELP_HINT)
         return 2
     show_err = (not o.silent) or o.show_error
+    out = tool.out if tool.stdout_tty or o.no_buffer else _Stdio(tool)
     code = 0
-    for n, url in enumerate(o.urls):
-        code = await _one(net, tool, o, url, show_err, first=n == 0) or code
+    try:
+        for n, url in enumerate(o.urls):
+            code = await _one(net, tool, o, url, show_err, out, first=n == 0) or code
+    finally:
+        if isinstance(out, _Stdio):
+            out.flush()
     return code
 
 
-async def _one(net: Network, tool: Tool, o: Opts, url: str, show_err: bool, first: bool) -> int:
+class _Stdio:
+    """curl writes what it downloads (and -w, -D -) through stdio, while its messages and the
+    -v trace go to unbuffered stderr. To a terminal stdout is line-buffered; otherwise (a pipe,
+    a file) glibc buffers it in blocks of 4096 bytes and flushes the rest at exit, so with
+    `2>&1 | ...` the body of a small page comes after "* Connection #0 ... left intact"."""
+
+    BLOCK = 4096
+
+    def __init__(self, tool: Tool) -> None:
+        self.tool = tool
+        self.held = b""
+
+    def __call__(self, data: str | bytes) -> None:
+        self.held += data.encode() if isinstance(data, str) else data
+        full = len(self.held) - len(self.held) % self.BLOCK
+        if full:
+            self.tool.out(self.held[:full])
+            self.held = self.held[full:]
+
+    def flush(self) -> None:
+        if self.held:
+            self.tool.out(self.held)
+            self.held = b""
+
+
+async def _one(net: Network, tool: Tool, o: Opts, url: str, show_err: bool,
+               out: Callable[[str | bytes], None], first: bool) -> int:
     v = tool.err if o.verbose else (lambda _s: None)
     try:
         t = parse_url(url)
@@ -374,7 +409,7 @@ async def _one(net: Network, tool: Tool, o: Opts, url: str, show_err: bool, firs
                 tool.err(f"curl: ({code}) {msg}\n")
             if o.write_out is not None:
                 so, se = write_out(o.write_out, ex, code, msg, b"", tool, method)
-                tool.out(so) if so else None
+                out(so) if so else None
                 tool.err(se) if se else None
             return code
         resp = ex.response
@@ -383,7 +418,6 @@ async def _one(net: Network, tool: Tool, o: Opts, url: str, show_err: bool, firs
         if o.verbose:
             req_line = f"> {method} {t.target} HTTP/1.1\r\n"
             tool.err(req_line + "".join(f"> {k}: {val}\r\n" for k, val in hs) + "> \r\n")
-            v("* Request completely sent off\n")
             tool.err(f"< {resp.status_line}\r\n" +
                      "".join(f"< {k}: {val}\r\n" for k, val in resp.headers) + "< \r\n")
         loc = dict((k.lower(), val) for k, val in resp.headers).get("location")
@@ -409,12 +443,12 @@ async def _one(net: Network, tool: Tool, o: Opts, url: str, show_err: bool, firs
             tool.err(f"curl: (22) {msg}\n")
         if o.write_out is not None:
             so, se = write_out(o.write_out, ex, code, msg, b"", tool, method)
-            tool.out(so) if so else None
+            out(so) if so else None
             tool.err(se) if se else None
         return 22
     if o.dump_header:
         if o.dump_header == "-":
-            tool.out(head)
+            out(head)
         elif o.dump_header == "%":
             tool.err(head)
         else:
@@ -433,7 +467,7 @@ async def _one(net: Network, tool: Tool, o: Opts, url: str, show_err: bool, firs
         tool.write(body_out)
         tool.close_file()
     else:
-        tool.out(body_out)
+        out(body_out)
     if o.verbose:
         if payload and (not tool.stdout_tty or (out_name and out_name != "-")):
             tool.err(f"{{ [{len(payload)} bytes data]\n")
@@ -444,7 +478,7 @@ async def _one(net: Network, tool: Tool, o: Opts, url: str, show_err: bool, firs
     if o.write_out is not None:
         so, se = write_out(o.write_out, ex, 0, "", body_out, tool, method)
         if so:
-            tool.out(so)
+            out(so)
         if se:
             tool.err(se)
     return 0

@@ -9,6 +9,8 @@ from ..network import DNS_IP, TTL, Answer, Network, Source
 from ..toolserver import Tool
 from .http import is_ip
 
+DIG_VERSION = "9.20.15-1~deb13u1-Debian"   # trixie's bind9-dnsutils (dig, nslookup, host)
+
 
 def _reverse_name(ip: str) -> str:
     return ".".join(reversed(ip.split("."))) + ".in-addr.arpa"
@@ -74,12 +76,12 @@ def _resolve_ns(net: Network, src: Source, name: str, qtype: str, search: bool) 
 
 async def nslookup(net: Network, tool: Tool) -> int:
     args = [a for a in tool.argv[1:]]
-    qtype = "A"
+    qtype, typeset = "A", False
     names: list[str] = []
     server = DNS_IP
     for a in args:
         if a.startswith("-type=") or a.startswith("-query=") or a.startswith("-q="):
-            qtype = a.split("=", 1)[1].upper()
+            qtype, typeset = a.split("=", 1)[1].upper(), True
         elif a.startswith("-"):
             continue
         elif names:
@@ -92,10 +94,23 @@ async def nslookup(net: Network, tool: Tool) -> int:
         return 1
     busybox = bool(tool.pod.image and tool.pod.image.busybox)
     sep = ":" if busybox else "#"
-    tool.out(f"Server:\t\t{server}\nAddress:\t{server}{sep}53\n\n")
+    header = f"Server:\t\t{server}\nAddress:\t{server}{sep}53\n\n"
+
+    def got(ans: Answer) -> None:
+        """BIND's nslookup remarks on every reply without RA (CoreDNS's own zones) and on
+        every SERVFAIL, as the reply arrives (before the answer it prints)."""
+        if busybox:
+            return
+        if _authoritative(ans):
+            tool.out(f";; Got recursion not available from {server}\n")
+        if ans.rcode == "SERVFAIL":
+            tool.out(f";; Got SERVFAIL reply from {server}\n")
+
     name = names[0]
     if is_ip(name):
         ans = net.query(_reverse_name(name), "PTR")
+        got(ans)
+        tool.out(header)
         if ans.records:
             for n, _, d in ans.records:
                 tool.out(f"{n}\tname = {d}.\n")
@@ -103,7 +118,19 @@ async def nslookup(net: Network, tool: Tool) -> int:
             return 0
         tool.out(f"** server can't find {_reverse_name(name)}: NXDOMAIN\n\n")
         return 1
-    ans = net.resolve(tool.pod, name, qtype)
+    if busybox:
+        ans = net.resolve(tool.pod, name, qtype)
+    else:
+        # BIND walks the search list (ndots:5) and stops at the first reply that is not
+        # NXDOMAIN, NODATA included
+        for cand in net.candidates(tool.pod, name.lower()):
+            ans = net.query(cand, qtype)
+            got(ans)
+            if ans.rcode != "NXDOMAIN":
+                break
+        if ans.rcode == "NXDOMAIN":
+            ans = Answer("NXDOMAIN", name.rstrip(".").lower())
+    tool.out(header)
     if ans.rcode != "NOERROR" or not ans.records:
         if ans.rcode == "NOERROR":
             tool.out(f"*** Can't find {name}: No answer\n\n")
@@ -113,13 +140,23 @@ async def nslookup(net: Network, tool: Tool) -> int:
     internal = ans.qname.endswith(".cluster.local")
     if not internal:
         tool.out("Non-authoritative answer:\n")
-    for n, t, d in ans.records:
-        if t == "CNAME":
-            tool.out(f"{n}\tcanonical name = {d}.\n")
-        elif t == "A":
-            tool.out(f"Name:\t{n}\nAddress: {d}\n")
-        elif t == "SRV":
-            tool.out(f"{n}\tservice = {d}\n")
+
+    def answer(records: list[tuple[str, str, str]]) -> None:
+        for n, t, d in records:
+            if t == "CNAME":
+                tool.out(f"{n}\tcanonical name = {d}.\n")
+            elif t in ("A", "AAAA"):
+                tool.out(f"Name:\t{n}\nAddress: {d}\n")
+            elif t == "SRV":
+                tool.out(f"{n}\tservice = {d}\n")
+
+    answer(ans.records)
+    if not busybox and not typeset:
+        # then the AAAA question, from the search domain the A answer came from; its answer
+        # section is printed too (an ExternalName's CNAME again, no address in IPv4 kind)
+        aaaa = net.query(ans.qname, "AAAA")
+        got(aaaa)
+        answer(aaaa.records)
     tool.out("\n")
     return 0
 
@@ -128,6 +165,12 @@ def _rr(name: str, ttl: int, t: str, data: str) -> str:
     owner = name if name.endswith(".") else name + "."
     pad = "\t" * max(1, (24 - len(owner) + 7) // 8) if len(owner) < 24 else "\t"
     return f"{owner}{pad}{ttl}\tIN\t{t}\t{data}\n"
+
+
+def _authoritative(ans: Answer) -> bool:
+    """CoreDNS answers its own zones (cluster.local, the reverse zone) authoritatively and
+    without the RA flag; what it forwards carries the upstream's RA."""
+    return ans.qname.endswith("cluster.local") or ans.qname.endswith("in-addr.arpa")
 
 
 def _dig_data(t: str, d: str) -> str:
@@ -185,29 +228,37 @@ async def dig(net: Network, tool: Tool) -> int:
             tool.out(_dig_data(t, d) + "\n")
         return 0
     qname = (ans.qname if search else name.rstrip(".")) + "."
-    auth = ans.qname.endswith("cluster.local") or ans.qname.endswith("in-addr.arpa")
+    auth = _authoritative(ans)
+    # a blank line closes each section only with +comments (BIND's NOHEADERS text flag)
+    blank = "\n" if show["comments"] else ""
     out = []
     if show["cmd"]:
-        out.append(f"\n; <<>> DiG 9.18.33 <<>> {' '.join(tool.argv[1:])}\n;; global options: +cmd\n")
+        out.append(f"\n; <<>> DiG {DIG_VERSION} <<>> {' '.join(tool.argv[1:])}\n"
+                   ";; global options: +cmd\n")
     if show["comments"]:
         nrec = len(ans.records)
         flags = "qr aa rd" if auth else "qr rd ra"
-        out.append(f";; Got answer:\n;; ->>HEADER<<- opcode: QUERY, status: {ans.rcode}, id: "
+        out.append(";; Got answer:\n")
+        if qname.lower().endswith(".local."):
+            out.append(";; WARNING: .local is reserved for Multicast DNS\n;; You are currently "
+                       "testing what happens when an mDNS query is leaked to DNS\n")
+        out.append(f";; ->>HEADER<<- opcode: QUERY, status: {ans.rcode}, id: "
                    f"{random.randint(1, 65535)}\n;; flags: {flags}; QUERY: 1, ANSWER: {nrec}, "
                    f"AUTHORITY: {0 if nrec or ans.rcode == 'SERVFAIL' else 1}, ADDITIONAL: "
                    f"{len(ans.additional) + 1}\n")
         if auth:
             out.append(";; WARNING: recursion requested but not available\n")
-        out.append(f"\n;; OPT PSEUDOSECTION:\n; EDNS: version: 0, flags:; udp: 1232\n"
-                   f"; COOKIE: {random.getrandbits(64):016x}{random.getrandbits(64):016x} "
-                   "(good)\n")
+        # CoreDNS answers without a COOKIE option, so dig prints none
+        out.append("\n;; OPT PSEUDOSECTION:\n; EDNS: version: 0, flags:; udp: 1232\n")
     if show["question"]:
-        out.append(f";; QUESTION SECTION:\n;{qname}\t\tIN\t{qtype}\n\n")
+        if show["comments"]:
+            out.append(";; QUESTION SECTION:\n")
+        out.append(f";{qname}\t\tIN\t{qtype}\n{blank}")
     if show["answer"] and ans.records:
         if show["comments"]:
             out.append(";; ANSWER SECTION:\n")
         out += [_rr(n, TTL, t, _dig_data(t, d)) for n, t, d in ans.records]
-        out.append("\n")
+        out.append(blank)
     elif show["comments"] and ans.rcode == "NXDOMAIN" or (not ans.records and
                                                           ans.rcode == "NOERROR"
                                                           and show["comments"]):
@@ -217,7 +268,7 @@ async def dig(net: Network, tool: Tool) -> int:
         if show["comments"]:
             out.append(";; ADDITIONAL SECTION:\n")
         out += [_rr(n, TTL, t, d) for n, t, d in ans.additional]
-        out.append("\n")
+        out.append(blank)
     if show["stats"]:
         out.append(f";; Query time: 0 msec\n;; SERVER: {server}#53({server}) (UDP)\n"
                    f";; WHEN: {time.strftime('%a %b %d %H:%M:%S UTC %Y', time.gmtime())}\n"
