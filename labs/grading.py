@@ -32,9 +32,9 @@ from .waiting import pod_ready
 PASSED, FAILED, SKIPPED, BLOCKED = "passed", "failed", "skipped", "blocked"
 REQUESTS = 6  # requests per probed URL: enough to see load balancing
 # kube-proxy writes a node's rules a moment after the EndpointSlice changes (about a second on
-# kind): an in-cluster probe that could not connect to a Service that has ready endpoints is
-# retried this many times, a second apart, before it counts.
-SETTLE_RETRIES = 4
+# kind, several on a busy machine): an in-cluster probe that could not connect to a Service that
+# has ready endpoints is tried again, a second apart, for up to SETTLE_SECONDS before it counts.
+SETTLE_SECONDS = 10.0
 SETTLE_DELAY = 1.0
 
 
@@ -226,8 +226,8 @@ def run_probes(kube: Kube, lab: Lab, snap: Snapshot) -> None:
         pod = snap.pods.get(source)
         if not pod or not pod_ready(pod):
             continue  # the objective fails with "no ready pod to probe from"
-        pending = probes
-        for attempt in range(SETTLE_RETRIES + 1):
+        pending, started = probes, time.monotonic()
+        while pending:
             try:
                 results = probing.run(kube, lab.namespace, source, pending)
             except ProbeError as e:
@@ -239,7 +239,7 @@ def run_probes(kube: Kube, lab: Lab, snap: Snapshot) -> None:
                     [r.to_dict() for r in result] if isinstance(result, list) else result.to_dict())
             pending = [p for p, result in zip(pending, results, strict=False)
                        if _not_yet_routed(p, result, snap)]
-            if not pending or attempt == SETTLE_RETRIES:
+            if not pending or time.monotonic() - started >= SETTLE_SECONDS:
                 break
             time.sleep(SETTLE_DELAY)
 

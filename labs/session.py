@@ -5,6 +5,7 @@ One backend and one API connection per process, chosen by :func:`labs.clusters.s
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,41 @@ def settle(kube: Kube, namespace: str, applied: list[dict[str, Any]]) -> None:
                                        count=max(ready, 1), timeout=30)
             except LabError as e:  # the learner's selector may be wrong: the grader says why
                 console.print(f"[yellow]{e.what}[/]: the check will say why")
+                continue
+            wait_routed(kube, namespace, obj)
+
+
+ROUTED_TIMEOUT = 20.0  # seconds kube-proxy gets to write a new Service's rules
+
+
+def wait_routed(kube: Kube, namespace: str, service: dict[str, Any], client: str = "nginx01"
+                ) -> None:
+    """Wait until a connection from the lab's client pod to the Service's cluster IP gets through.
+
+    Endpoints are published first; each node's kube-proxy writes the Service's rules a moment
+    later (about a second on kind, longer on a busy machine), and until then a request to the
+    cluster IP cannot connect. The labs' next cell curls the Service, so they wait here.
+    """
+    spec = service.get("spec", {})
+    ip, ports = spec.get("clusterIP"), spec.get("ports") or []
+    pod = kube.get(f"/api/v1/namespaces/{namespace}/pods/{client}")
+    if not ip or ip == "None" or not ports or not pod or not waiting.pod_ready(pod):
+        return
+    name, url = service["metadata"]["name"], f"http://{ip}:{ports[0]['port']}/"
+    started = time.monotonic()
+    while True:
+        result = probing.run(kube, namespace, client, [probing.Http(url, 1, 1.0)])[0]
+        first = result[0] if isinstance(result, list) and result else None
+        if first is None or first.ok or first.exit_code not in (7, 28):
+            break  # connected (any answer), or a failure that waiting does not cure
+        if time.monotonic() - started > ROUTED_TIMEOUT:
+            console.print(f"[yellow]service/{name}: {url} still cannot be reached from {client} "
+                          f"after {ROUTED_TIMEOUT:.0f} s[/]: the check will say why")
+            return
+        time.sleep(0.3)
+    took = time.monotonic() - started
+    if took > 0.5:
+        console.print(f"✓ kube-proxy routes service/{name} ({took:.1f} s)")
 
 
 def setup(name: str | Lab) -> None:

@@ -426,7 +426,8 @@ def _fake_probes(monkeypatch, c_pods, routed_after: int, exit_code: int = 7):
                 probing.DnsResult(p.name, True, addresses=["10.96.0.10"]) for p in probes]
 
     monkeypatch.setattr(probing, "run", run)
-    monkeypatch.setattr(grading, "SETTLE_DELAY", 0)
+    monkeypatch.setattr(grading, "SETTLE_DELAY", 0.01)
+    monkeypatch.setattr(grading, "SETTLE_SECONDS", 0.2)
     return calls
 
 
@@ -447,7 +448,7 @@ def test_a_service_that_never_answers_fails_after_the_retries(monkeypatch):
     c = Cluster("clusterip").solve()
     calls = _fake_probes(monkeypatch, lambda: c.snap.pods, routed_after=99)
     grading.run_probes(None, c.lab, c.snap)
-    assert len(calls) == grading.SETTLE_RETRIES + 1
+    assert len(calls) > 3  # tried again until the time allowed ran out
     assert {r.id: r.status for r in evaluate(c.lab, c.snap)}["curl-cluster-ip"] == FAILED
 
 
