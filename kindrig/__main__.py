@@ -148,6 +148,9 @@ def cmd_test(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     env = prepare()
     try:
+        # a cluster left by an earlier run (its engine killed, its nodes restarted by Docker's
+        # restart policy) is not trusted: every run starts from a new cluster
+        cluster_down(env)
         cluster_up(env)
         pytest = [sys.executable, "-m", "pytest", "-m", "kind", "--run-kind", "-v",
                   "-p", "no:cacheprovider", *args.pytest_args]

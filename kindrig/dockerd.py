@@ -104,6 +104,9 @@ def start(log=print) -> str:
     run = paths.run()
     run.mkdir(parents=True, exist_ok=True, mode=0o700)
     data_root().mkdir(parents=True, exist_ok=True)
+    stop(log=lambda _: None)  # what a killed engine left: processes, sockets, pid files
+    for stale in ("containerd.sock", "docker.sock", "dockerd.pid"):
+        (run / stale).unlink(missing_ok=True)
     _netns()
     # containerd of its own, so the engine never shares a system containerd's namespaces.
     (run / "containerd.toml").write_text(
@@ -144,7 +147,18 @@ def start(log=print) -> str:
                    fix="read the log above; `python -m kindrig docker-down` cleans up")
 
 
+def _ours(pid: int) -> bool:
+    """Is `pid` still the engine's process (not a reused pid of something else)?"""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return False
+    return str(paths.run()) in cmdline
+
+
 def _kill(pid: int, timeout: float) -> None:
+    if not _ours(pid):
+        return
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
