@@ -303,6 +303,7 @@ class Registry:
         elif res.plural in kinds.KINDS:
             self.warnings.extend(kinds.admit(res.plural, obj, self.store))
         errs = self._validate(res, obj, None)
+        self.warnings.extend(services.warnings(obj) if res.plural == "services" else [])
         if errs:
             raise errors.invalid_error(res.kind, res.group, md["name"], errs)
         if self.store.find(res, md.get("namespace"), md["name"]) is not None:
@@ -382,6 +383,7 @@ class Registry:
         if res.plural in kinds.KINDS:
             kinds.prepare_update(res.plural, new, old)
         errs = self._validate(res, new, old)
+        self.warnings.extend(services.warnings(new) if res.plural == "services" else [])
         if errs:
             raise errors.invalid_error(res.kind, res.group, name, errs)
         view = None

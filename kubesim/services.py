@@ -57,6 +57,33 @@ def default(svc: dict[str, Any]) -> None:
     svc.setdefault("status", {}).setdefault("loadBalancer", {})
 
 
+def warnings(svc: dict[str, Any]) -> list[str]:
+    """The API server's warnings for a Service it accepts (pkg/api/service GetWarningsForService
+    in Kubernetes 1.37, less the IP-format ones): fields that are ignored, and externalIPs,
+    deprecated since 1.36 (CVE-2020-8554)."""
+    spec = svc.get("spec") or {}
+    kind = spec.get("type", "ClusterIP")
+    headless = kind == "ClusterIP" and spec.get("clusterIP") == "None"
+    out = []
+    if headless:
+        if spec.get("loadBalancerIP"):
+            out.append("spec.loadBalancerIP is ignored for headless services")
+        if spec.get("externalIPs"):
+            out.append("spec.externalIPs is ignored for headless services")
+        if spec.get("sessionAffinity", "None") != "None":
+            out.append("spec.SessionAffinity is ignored for headless services")
+    if spec.get("externalIPs") and not headless and kind != "ExternalName":
+        out.append("spec.externalIPs is deprecated and may no longer be implemented in some "
+                   "clusters")
+    if kind == "ExternalName" and spec.get("externalIPs"):
+        out.append('spec.externalIPs is ignored when spec.type is "ExternalName"')
+    if kind != "ExternalName" and spec.get("externalName"):
+        out.append('spec.externalName is ignored when spec.type is not "ExternalName"')
+    if spec.get("trafficDistribution") == "PreferClose":
+        out.append('spec.trafficDistribution: "PreferClose" is deprecated; use "PreferSameZone"')
+    return out
+
+
 def validate(svc: dict[str, Any]) -> list[FieldError]:
     errs: list[FieldError] = []
     md = svc.get("metadata", {})
