@@ -123,6 +123,68 @@ def c_lab(name):
     return catalog.load(name)
 
 
+def _slice_of(c: Cluster, service: str) -> dict:
+    (found,) = [s for s in c.snap.endpointslices
+                if s["metadata"]["labels"]["kubernetes.io/service-name"] == service]
+    return found
+
+
+def two_key_selector(obj):
+    if obj["kind"] == "Service":
+        obj["spec"]["selector"] = {"app.kubernetes.io/name": "web-deploy", "tier": "web"}
+
+
+def test_fewer_endpoints_than_ready_pods_fail_with_the_count():
+    """An EndpointSlice that lists two of three ready pods (a stale one, or hand-written)."""
+    c = Cluster("clusterip").solve()
+    eps = _slice_of(c, "web-service")["endpoints"]
+    kept = [ep["addresses"][0] for ep in eps[:2]]
+    _slice_of(c, "web-service")["endpoints"] = eps[:2]
+    r = grade(c)["endpoints"]
+    assert r.status == FAILED
+    assert r.expected == "3 ready endpoint(s) (one per ready pod of deploy-test01)"
+    assert r.found == f"2 ready endpoint(s): {sorted(kept)[0]}:80,{sorted(kept)[1]}:80"
+    assert r.hint
+
+
+def test_a_selector_missing_one_ready_pod_fails_endpoints_with_the_count():
+    """Two keys, the second on two of the three pods: 2 endpoints for 3 ready pods."""
+    c = Cluster("clusterip").setup()
+    for name in sorted(n for n in c.snap.pods if n.startswith("deploy-test01-"))[:2]:
+        c.snap.pods[name]["metadata"]["labels"]["tier"] = "web"
+    results = grade(c.apply("clusterip/service-test01.yml", edit=two_key_selector))
+    assert results["endpoints"].status == FAILED
+    assert results["endpoints"].found.startswith("2 ready endpoint(s): 10.244.")
+    assert results["selector"].status == FAILED
+
+
+def test_a_selector_is_matched_on_every_key():
+    """A two-key selector whose second key no pod carries selects nothing (not every pod with
+    the first key); with the key on every pod it selects them all."""
+    results = grade(Cluster("clusterip").setup().apply("clusterip/service-test01.yml",
+                                                        edit=two_key_selector))
+    assert results["selector"].status == FAILED
+    assert results["selector"].found == (
+        "selector app.kubernetes.io/name=web-deploy,tier=web matches none of 3 pod(s)")
+    c = Cluster("clusterip").setup()
+    for pod in c.snap.pods.values():
+        pod["metadata"]["labels"]["tier"] = "web"
+    results = grade(c.apply("clusterip/service-test01.yml", edit=two_key_selector))
+    assert results["selector"].status == PASSED
+    assert statuses(results) == {k: PASSED for k in results}
+
+
+def test_a_two_key_selector_that_one_label_of_the_client_pod_matches_is_not_extra():
+    """The client pod carries only the first of the selector's two keys: not selected."""
+    c = Cluster("clusterip").setup()
+    for pod in c.snap.pods.values():
+        if pod["metadata"]["name"].startswith("deploy-test01-"):
+            pod["metadata"]["labels"]["tier"] = "web"
+    c.snap.pods["nginx01"]["metadata"]["labels"] = {"app.kubernetes.io/name": "web-deploy"}
+    results = grade(c.apply("clusterip/service-test01.yml", edit=two_key_selector))
+    assert results["selector"].status == PASSED, results["selector"].found
+
+
 def test_the_wrong_node_port_fails_with_the_ports_as_kubectl_shows_them():
     def other_port(obj):
         if obj["kind"] == "Service":
