@@ -25,8 +25,28 @@ def test_the_four_service_types_and_the_headless_service_are_labs():
     assert LABS == ["clusterip", "nodeport", "loadbalancer", "externalname", "headless"]
 
 
+READINESS = {"deployment-ready", "statefulset-ready", "pod-ready"}
+
+
 @pytest.mark.parametrize("lab", LABS)
-def test_every_objective_fails_on_a_fresh_cluster_with_a_hint(lab):
+def test_every_objective_fails_on_the_unsolved_lab_with_a_hint(lab):
+    """The lab as its setup leaves it: what the setup gives is ready, and every objective about
+    what the learner builds fails (so none of them passes whatever the cluster shows)."""
+    c = Cluster(lab).setup()
+    results = grade(c)
+    assert set(results) == {o.id for o in c.lab.objectives}
+    checks = {o.id: o.check for o in c.lab.objectives}
+    assert any(check not in READINESS for check in checks.values())
+    for r in results.values():
+        if checks[r.id] in READINESS:
+            assert r.status == PASSED, (r.id, r.found)
+        else:
+            assert r.status == FAILED, (r.id, r.found)
+            assert r.hint and r.expected and r.found
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_a_missing_namespace_fails_every_objective_with_a_hint(lab):
     c = Cluster(lab)
     c.snap.namespace_exists = False
     results = grade(c)
