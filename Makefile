@@ -9,6 +9,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 .DEFAULT_GOAL := help
 .PHONY: help setup lab test test-kind cluster cluster-down check reset solve lint bench
+.PHONY: test-fast mutate
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -28,6 +29,10 @@ lab: $(STAMP) ## The main job: start or reuse a cluster, then open JupyterLab on
 test: $(STAMP) ## Run the test suite (cluster tests skip with the command that runs them)
 	$(BIN)/python -m pytest
 
+test-fast: $(STAMP) ## The edit-test loop: the suite without the real control plane and kind (< 3 min)
+	$(BIN)/python -m pytest -m "not controlplane and not kind" \
+		--ignore=tests/controlplane --ignore=tests/differential/test_differential_cases.py
+
 test-kind: $(STAMP) ## Run the end-to-end tests on a kind cluster (needs Docker)
 	LAB_CLUSTER=kind $(BIN)/python -m pytest -m kind --run-kind
 
@@ -46,8 +51,12 @@ reset: $(STAMP) ## Delete one lab's namespace and everything in it (LAB=...)
 solve: $(STAMP) ## Apply a lab's reference solution (LAB=...)
 	$(BIN)/python -m labs solve $(LAB)
 
-lint: $(STAMP) ## ruff, mypy and the layer contract
-	$(BIN)/ruff check labs tests && $(BIN)/mypy labs && $(BIN)/lint-imports
+lint: $(STAMP) ## ruff over everything, mypy on labs, kubesim and controlplane, and the layer contract
+	$(BIN)/ruff check . && $(BIN)/mypy labs kubesim controlplane && $(BIN)/lint-imports
+
+mutate: $(STAMP) ## Mutation testing of the grader and kubesim's Service semantics (mutmut; not in CI)
+	$(BIN)/mutmut run; $(BIN)/mutmut results; $(BIN)/python -c 'import json; \
+		s = json.load(open("mutants/mutmut-cicd-stats.json")); print(s)' 2>/dev/null || true
 
 bench: $(STAMP) ## Benchmarks that print their figures
 	$(BIN)/python -m benchmarks
