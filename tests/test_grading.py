@@ -342,10 +342,13 @@ def test_headless_unsolved_passes_the_setup_and_fails_the_service_with_hints():
         "no Service web-headless in lab-headless (Services there: none)")
 
 
+def with_vip(obj):
+    """The headless lab's Service without clusterIP: None (so it gets a virtual IP)."""
+    if obj["kind"] == "Service":
+        del obj["spec"]["clusterIP"]
+
+
 def test_a_service_with_a_cluster_ip_is_not_headless():
-    def with_vip(obj):
-        if obj["kind"] == "Service":
-            del obj["spec"]["clusterIP"]
     c = headless_with(with_vip)
     vip = c.snap.services["web-headless"]["spec"]["clusterIP"]
     results = grade(c)
@@ -423,9 +426,142 @@ def test_a_pod_name_resolving_to_another_pod_fails():
 
 
 def test_headless_findings_in_korean():
-    def with_vip(obj):
-        if obj["kind"] == "Service":
-            del obj["spec"]["clusterIP"]
     r = grade(headless_with(with_vip))["headless"].in_lang("ko")
     assert r.expected == "타입 ClusterIP, CLUSTER-IP None (헤드리스 Service)"
     assert r.title == "web-headless가 헤드리스(CLUSTER-IP None)이고 StatefulSet의 serviceName이다"
+
+
+# -- failure paths, word for word (what a learner reads) ---------------------------------------------
+def externalname_as(spec):
+    """The ExternalName lab with the learner's Service written as ``spec``."""
+    def edit(obj):
+        if obj["metadata"]["name"] == "web-service-externalname":
+            obj["spec"] = spec
+    return Cluster("externalname").setup().apply("externalname/service-test04.yml", edit=edit)
+
+
+def test_externalname_solved_shows_the_alias_and_the_cname_chain():
+    c = Cluster("externalname").solve()
+    ip = c.snap.services["web-service"]["spec"]["clusterIP"]
+    results = grade(c)
+    target = "web-service.lab-externalname.svc.cluster.local"
+    assert results["external-name"].found == f"EXTERNAL-IP {target}"
+    assert results["no-cluster-ip"].found == "CLUSTER-IP <none>"
+    assert results["dns-cname"].found == f"web-service-externalname -> {target} -> {ip}"
+
+
+def test_an_externalname_written_as_a_cluster_ip_service_fails_with_what_it_is():
+    c = externalname_as({"selector": {"app.kubernetes.io/name": "web-deploy"},
+                         "ports": [{"port": 80}]})
+    own = c.snap.services["web-service-externalname"]["spec"]["clusterIP"]
+    target = c.snap.services["web-service"]["spec"]["clusterIP"]
+    results = grade(c)
+    found = {k: (r.status, r.expected, r.found) for k, r in results.items()}
+    assert found["service-type"] == (FAILED, "type ExternalName", "type ClusterIP")
+    assert found["external-name"] == (FAILED, "type ExternalName", "type ClusterIP")
+    assert found["no-cluster-ip"] == (FAILED, "CLUSTER-IP <none>", f"CLUSTER-IP {own}")
+    assert found["dns-cname"] == (
+        FAILED, f"web-service-externalname resolving to {target} (web-service)",
+        f"web-service-externalname -> {own} "
+        "(web-service-externalname.lab-externalname.svc.cluster.local)")
+
+
+def test_an_externalname_to_another_name_fails_with_both_names():
+    results = grade(externalname_as({"type": "ExternalName", "externalName": "example.com"}))
+    r = results["external-name"]
+    assert (r.expected, r.found) == (
+        "externalName web-service.lab-externalname.svc.cluster.local", "externalName example.com")
+
+
+def test_a_failed_lookup_fails_the_dns_objective_with_the_error():
+    c = Cluster("externalname").solve()
+    ip = c.snap.services["web-service"]["spec"]["clusterIP"]
+    snap = c.probe()
+    snap.probes["nginx01 dns web-service-externalname"] = {
+        "name": "web-service-externalname", "ok": False, "addresses": [], "canonical": "",
+        "error": "connection timed out; no servers could be reached"}
+    r = {r.id: r for r in evaluate(c.lab, snap)}["dns-cname"]
+    assert (r.status, r.expected, r.found) == (
+        FAILED, f"web-service-externalname resolving to {ip}",
+        "lookup failed: connection timed out; no servers could be reached")
+
+
+def loadbalancer_with(edit):
+    return Cluster("loadbalancer").setup().apply("loadbalancer/service-test01.yml", edit=edit)
+
+
+def test_external_ips_that_are_no_node_fail_naming_the_nodes():
+    def elsewhere(obj):
+        obj["spec"]["externalIPs"] = ["192.0.2.10"]
+    r = grade(loadbalancer_with(elsewhere))["external-ip"]
+    assert (r.status, r.expected, r.found) == (
+        FAILED, "a node's address in externalIPs (172.18.0.2, 172.18.0.3, 172.18.0.4)",
+        "externalIPs 192.0.2.10: no node has that address")
+
+
+def test_external_ip_is_the_node_address_or_what_a_load_balancer_reports():
+    assert grade(Cluster("loadbalancer").solve())["external-ip"].found == "EXTERNAL-IP 172.18.0.2"
+    for ingress, shown in (([{"ip": "203.0.113.7"}], "203.0.113.7"),
+                           ([{"hostname": "lb.example.com"}], "lb.example.com"),
+                           ([{"ip": "203.0.113.7"}, {"hostname": "lb.example.com"}],
+                            "203.0.113.7,lb.example.com")):
+        c = Cluster("loadbalancer").solve()
+        svc = c.snap.services["web-service-loadbalancer"]
+        svc["status"]["loadBalancer"]["ingress"] = ingress
+        del svc["spec"]["externalIPs"]
+        r = grade(c)["external-ip"]
+        assert (r.status, r.found) == (PASSED, f"EXTERNAL-IP {shown}")
+
+
+def test_a_headless_lab_service_of_another_type_fails_with_its_type():
+    def node_port(obj):
+        if obj["kind"] == "Service":
+            obj["spec"]["type"] = "NodePort"
+            del obj["spec"]["clusterIP"]
+    r = grade(headless_with(node_port))["headless"]
+    assert (r.status, r.expected, r.found) == (
+        FAILED, "type ClusterIP with CLUSTER-IP None (a headless Service)", "type NodePort")
+
+
+def test_a_headless_service_without_its_statefulset_names_what_is_missing():
+    c = Cluster("headless").apply("common/web-echo-config.yml", "common/nginx-test01.yml",
+                                  "headless/service-headless.yml")
+    r = grade(c)["headless"]
+    assert (r.status, r.expected, r.found) == (
+        FAILED, "the StatefulSet web", "no StatefulSet web in lab-headless")
+
+
+def test_a_statefulset_without_service_name_fails_the_headless_objective():
+    def unnamed(obj):
+        if obj["kind"] == "StatefulSet":
+            del obj["spec"]["serviceName"]
+    r = grade(headless_with(unnamed))["headless"]
+    assert (r.status, r.expected, r.found) == (
+        FAILED, "serviceName of the StatefulSet web: web-headless",
+        "serviceName of the StatefulSet web: <none>")
+
+
+def test_statefulset_pods_are_in_ordinal_order_web_2_before_web_10():
+    from labs.grading import _ready_names
+    names = ["web-10", "web-2", "web-0", "my-web-10", "my-web-9", "nginx01"]
+    pods = [{"metadata": {"name": n}, "status": {"conditions": [
+        {"type": "Ready", "status": "True"}]}} for n in names]
+    assert _ready_names(pods) == ["my-web-9", "my-web-10", "nginx01", "web-0", "web-2", "web-10"]
+
+
+def test_no_ready_pod_means_no_a_record_is_expected():
+    c = headless_with(ready=0)
+    r = grade(c)["dns-records"]
+    assert r.status == FAILED
+    assert r.expected == ("web-headless resolving to the 0 ready pod(s) of web, one A record "
+                          "each: none")
+
+
+def test_records_without_the_virtual_ip_pass_even_on_a_service_with_one():
+    """The objective is about what DNS answers: the ready pods' IPs and no virtual IP."""
+    c = headless_with(with_vip)
+    snap = c.probe()
+    ips = sorted(c.snap.pods[f"web-{i}"]["status"]["podIP"] for i in range(3))
+    snap.probes["nginx01 dns web-headless"]["addresses"] = ips
+    r = {r.id: r for r in evaluate(c.lab, snap)}["dns-records"]
+    assert (r.status, r.found) == (PASSED, f"web-headless -> {', '.join(ips)} (3 A record(s))")

@@ -39,6 +39,8 @@ def pod(labels: dict[str, str] | None = None, **status: Any) -> dict[str, Any]:
     ("app", {"tier": "web"}, False),
     ("!app", {"tier": "web"}, True),
     ("!app", {"app": "web"}, False),
+    ("App", {"App": "x"}, True),              # keys are case-sensitive and may have capitals
+    ("example.com/App-1_x", {"example.com/App-1_x": ""}, True),
     ("app=web,tier=front", {"app": "web", "tier": "front"}, True),
     ("app=web,tier=front", {"app": "web"}, False),           # every requirement must hold
     ("app=web,tier=front", {"tier": "front"}, False),
@@ -77,6 +79,14 @@ def test_a_malformed_label_selector_is_a_bad_request() -> None:
 def test_field_selector(expr: str, selected: bool) -> None:
     match = field_selector(expr)
     assert match is not None and match(pod({}, phase="Running")) is selected
+
+
+def test_a_false_boolean_field_is_the_string_false() -> None:
+    schedulable = {"metadata": {"name": "n"}, "spec": {"unschedulable": False}}
+    for expr, selected in (("spec.unschedulable=false", True), ("spec.unschedulable=true", False),
+                           ("spec.unschedulable=False", False), ("spec.unschedulable!=", True)):
+        match = field_selector(expr)
+        assert match is not None and match(schedulable) is selected, expr
 
 
 def test_field_selector_without_an_operator_is_a_bad_request() -> None:
