@@ -509,8 +509,12 @@ def test_external_ip_is_the_node_address_or_what_a_load_balancer_reports():
         svc = c.snap.services["web-service-loadbalancer"]
         svc["status"]["loadBalancer"]["ingress"] = ingress
         del svc["spec"]["externalIPs"]
-        r = grade(c)["external-ip"]
+        results = grade(c)
+        r = results["external-ip"]
         assert (r.status, r.found) == (PASSED, f"EXTERNAL-IP {shown}")
+        if "ip" in ingress[0]:  # curl goes to the load balancer's address
+            assert results["curl-external-ip"].expected == (
+                "6/6 answers 200 from pods of deploy-test01 for http://203.0.113.7:80/")
 
 
 def test_a_headless_lab_service_of_another_type_fails_with_its_type():
@@ -565,3 +569,31 @@ def test_records_without_the_virtual_ip_pass_even_on_a_service_with_one():
     snap.probes["nginx01 dns web-headless"]["addresses"] = ips
     r = {r.id: r for r in evaluate(c.lab, snap)}["dns-records"]
     assert (r.status, r.found) == (PASSED, f"web-headless -> {', '.join(ips)} (3 A record(s))")
+
+
+def test_a_service_port_on_another_protocol_or_number_fails_with_the_ports():
+    for port, shown in (({"port": 80, "protocol": "UDP"}, "80/UDP"),
+                        ({"port": 8080, "targetPort": 80}, "8080/TCP")):
+        def edit(obj, port=port):
+            if obj["kind"] == "Service":
+                obj["spec"]["ports"] = [port]
+        r = grade(Cluster("clusterip").setup().apply("clusterip/service-test01.yml",
+                                                     edit=edit))["service-port"]
+        assert (r.status, r.expected, r.found) == (FAILED, "PORT(S) 80/TCP", f"PORT(S) {shown}")
+
+
+def test_terminating_pods_are_not_counted():
+    c = Cluster("clusterip").solve()
+    doomed = sorted(n for n in c.snap.pods if n.startswith("deploy-test01-"))[0]
+    c.snap.pods[doomed]["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    assert grade(c)["selector"].found == (
+        "selector app.kubernetes.io/name=web-deploy matches 2 pod(s)")
+
+
+def test_pod_names_that_do_not_resolve_say_what_was_expected():
+    def elsewhere(obj):
+        if obj["kind"] == "StatefulSet":
+            obj["spec"]["serviceName"] = "web-other"
+    r = grade(headless_with(elsewhere))["dns-pod-names"]
+    assert r.expected == ("each ready pod of web resolving by name to its own IP "
+                          "(<pod>.web-headless.lab-headless.svc.cluster.local)")
