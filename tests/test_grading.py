@@ -597,3 +597,112 @@ def test_pod_names_that_do_not_resolve_say_what_was_expected():
     r = grade(headless_with(elsewhere))["dns-pod-names"]
     assert r.expected == ("each ready pod of web resolving by name to its own IP "
                           "(<pod>.web-headless.lab-headless.svc.cluster.local)")
+
+
+# -- collecting through the API (a recorded cluster behind the calls the grader makes) ---------------
+class RecordedKube:
+    """The Kube calls the grader makes, answered from a recorded Cluster, counted."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.c, self.requests, self.paths, self.execs = cluster, 0, [], []
+
+    def get(self, path):
+        self.requests += 1
+        self.paths.append(path)
+        return {"metadata": {"name": self.c.lab.namespace}} if self.c.snap.namespace_exists \
+            else None
+
+    def list(self, path):
+        self.requests += 1
+        self.paths.append(path)
+        snap = self.c.snap
+        return {"nodes": snap.nodes, "services": list(snap.services.values()),
+                "pods": list(snap.pods.values()), "deployments": list(snap.deployments.values()),
+                "statefulsets": list(snap.statefulsets.values()),
+                "endpointslices": snap.endpointslices}[path.rsplit("/", 1)[1]]
+
+
+@pytest.fixture
+def recorded(monkeypatch):
+    """grade() against a recorded cluster: probing.run answers from it, one request per exec."""
+    from labs import grading, probing
+
+    def run(kube, namespace, pod, probes):
+        kube.requests += 1
+        kube.execs.append((namespace, pod, list(probes)))
+        return [probing.DnsResult(**kube.c._resolve(p.name)) if isinstance(p, probing.Dns) else
+                [probing.HttpResult(**kube.c._get(p.url, pod, i)) for i in range(p.count)]
+                for p in probes]
+    monkeypatch.setattr(grading.probing, "run", run)
+
+    def graded(cluster, host_ports=False):
+        kube = RecordedKube(cluster)
+        return kube, grading.grade(kube, cluster.lab, host_ports=host_ports, cluster="kind")
+    return graded
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_grading_through_the_api_reads_seven_lists_and_execs_once(recorded, lab):
+    kube, report = recorded(Cluster(lab).solve())
+    ns = f"/namespaces/lab-{lab}"
+    assert kube.paths == [f"/api/v1{ns}", "/api/v1/nodes", f"/api/v1{ns}/services",
+                          f"/api/v1{ns}/pods", f"/apis/apps/v1{ns}/deployments",
+                          f"/apis/apps/v1{ns}/statefulsets",
+                          f"/apis/discovery.k8s.io/v1{ns}/endpointslices"]
+    [(namespace, pod, probes)] = kube.execs
+    assert (namespace, pod) == (f"lab-{lab}", "nginx01")
+    assert probes and len(probes) == len(set(map(repr, probes)))  # each probe once
+    assert report.api_requests == 8 and (report.lab, report.cluster) == (lab, "kind")
+    checks = {o.id: o.check for o in catalog.load(lab).objectives}
+    assert {r.id: r.status for r in report.results} == {
+        i: SKIPPED if c == "http-host" else PASSED for i, c in checks.items()}
+
+
+def test_grading_a_missing_namespace_reads_two_things_and_execs_nothing(recorded):
+    c = Cluster("clusterip")
+    c.snap.namespace_exists = False
+    kube, report = recorded(c)
+    assert (kube.paths, kube.execs, report.api_requests) == (
+        ["/api/v1/namespaces/lab-clusterip", "/api/v1/nodes"], [], 2)
+    assert {r.status for r in report.results} == {FAILED}
+
+
+def test_no_exec_into_a_client_pod_that_is_not_ready(recorded):
+    c = Cluster("clusterip").solve()
+    c.snap.pods["nginx01"]["status"]["conditions"][0]["status"] = "False"
+    kube, report = recorded(c)
+    assert kube.execs == [] and report.api_requests == 7
+    r = {r.id: r for r in report.results}["curl-dns"]
+    assert (r.status, r.found) == (FAILED, "no ready pod nginx01 in lab-clusterip")
+
+
+def test_an_exec_that_fails_fails_every_probe_with_its_error(recorded, monkeypatch):
+    from labs import grading
+    from labs.errors import ProbeError
+
+    def broken(kube, namespace, pod, probes):
+        kube.requests += 1
+        raise ProbeError("pod/nginx01: exec failed: container not found (\"nginx-test01\")")
+    monkeypatch.setattr(grading.probing, "run", broken)
+    _, report = recorded(Cluster("clusterip").solve())
+    probes = {o.id for o in Cluster("clusterip").lab.objectives if o.check == "http"}
+    for r in report.results:
+        if r.id in probes:
+            assert (r.status, r.found) == (
+                FAILED, "pod/nginx01: exec failed: container not found (\"nginx-test01\")")
+        else:
+            assert r.status == PASSED
+
+
+def test_host_probes_run_from_this_machine_when_node_ports_are_mapped(recorded, monkeypatch):
+    from labs import grading, probing
+    asked = []
+
+    def from_host(url, count, timeout):
+        asked.append((url, count))
+        return [probing.HttpResult(**c._get(url, "host", i)) for i in range(count)]
+    monkeypatch.setattr(grading.probing, "http_from_host", from_host)
+    c = Cluster("nodeport").solve()
+    _, report = recorded(c, host_ports=True)
+    assert asked == [("http://127.0.0.1:31001/", 6)]
+    assert {r.id: r.status for r in report.results}["curl-host"] == PASSED
