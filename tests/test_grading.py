@@ -706,3 +706,89 @@ def test_host_probes_run_from_this_machine_when_node_ports_are_mapped(recorded, 
     _, report = recorded(c, host_ports=True)
     assert asked == [("http://127.0.0.1:31001/", 6)]
     assert {r.id: r.status for r in report.results}["curl-host"] == PASSED
+
+
+def words(results) -> dict[str, tuple[str, str, str]]:
+    return {k: (r.status, r.expected, r.found) for k, r in results.items()}
+
+
+def test_the_setup_objectives_word_for_word():
+    c = Cluster("clusterip").solve()
+    client = c.snap.pods["nginx01"]
+    found = words(grade(c))
+    assert found["web-ready"] == (PASSED, "", "3/3 ready")
+    assert found["client-ready"] == (
+        PASSED, "", f"{client['status']['podIP']} on {client['spec']['nodeName']}")
+    assert found["service-type"] == (PASSED, "", "type ClusterIP")
+    missing = words(grade(Cluster("clusterip").apply("clusterip/service-test01.yml")))
+    assert missing["web-ready"] == (FAILED, "Deployment deploy-test01 with 3 ready pods",
+                                    "no Deployment deploy-test01 in lab-clusterip")
+    assert missing["client-ready"] == (FAILED, "pod nginx01 ready", "no pod nginx01 in lab-clusterip")
+    pending = Cluster("clusterip").solve()
+    pending.snap.pods["nginx01"]["status"].update(
+        phase="Pending", conditions=[{"type": "Ready", "status": "False"}])
+    assert words(grade(pending))["client-ready"] == (
+        FAILED, "pod nginx01 ready", "phase Pending, not ready")
+    two = Cluster("clusterip")
+    two.apply("common/web-echo-config.yml", "common/nginx-test01.yml")
+    deploy = next(d.obj for d in __import__("labs").manifests.load("common/deploy-test01.yml")
+                  if d.kind == "Deployment")
+    two._deployment(__import__("copy").deepcopy(deploy), ready=2)
+    assert words(grade(two))["web-ready"] == (FAILED, "3 ready pods", "2/3 ready")
+
+
+def test_more_than_three_endpoints_are_shown_as_kubectl_shows_them():
+    def five(obj):
+        if obj["kind"] == "Deployment":
+            obj["spec"]["replicas"] = 5
+    c = Cluster("clusterip").apply("common/web-echo-config.yml", "common/nginx-test01.yml")
+    c.apply("common/deploy-test01.yml", "clusterip/service-test01.yml", edit=five)
+    ips = sorted(p["status"]["podIP"] for n, p in c.snap.pods.items() if n != "nginx01")
+    r = grade(c)["endpoints"]
+    assert (r.status, r.found) == (PASSED, f"ENDPOINTS {ips[0]}:80,{ips[1]}:80,{ips[2]}:80"
+                                            " + 2 more...")
+
+
+def test_endpoints_missing_say_why():
+    c = Cluster("clusterip").solve()
+    c.snap.endpointslices = []
+    assert grade(c)["endpoints"].found == "ENDPOINTS <none>: no EndpointSlice yet"
+
+    def unnamed(obj):
+        if obj["kind"] == "Service":
+            obj["spec"]["ports"][0]["targetPort"] = "web"
+    c = Cluster("clusterip").setup().apply("clusterip/service-test01.yml", edit=unnamed)
+    assert grade(c)["endpoints"].found == (
+        "ENDPOINTS <none>: the targetPort names no port of the pods")
+
+
+def curl_answers(edit):
+    """The solved ClusterIP lab, with ``edit`` applied to each answer curl got."""
+    c = Cluster("clusterip").solve()
+    snap = c.probe()
+    ip = c.snap.services["web-service"]["spec"]["clusterIP"]
+    for answer in snap.probes[f"nginx01 GET http://{ip}:80/ x6"]:
+        edit(answer)
+    return ip, {r.id: r for r in evaluate(c.lab, snap)}["curl-cluster-ip"]
+
+
+def test_curl_answers_other_than_200_fail_with_the_status():
+    ip, r = curl_answers(lambda a: a.update(status=503))
+    assert (r.status, r.expected, r.found) == (
+        FAILED, f"6/6 answers 200 from pods of deploy-test01 for http://{ip}:80/",
+        f"0/6 answered; http://{ip}:80/: HTTP 503")
+    ip, r = curl_answers(lambda a: a.update(ok=False, status=0, error=""))
+    assert r.found == f"0/6 answered; http://{ip}:80/: no answer"
+
+
+def test_curl_answered_by_a_pod_of_another_workload_fails():
+    ip, r = curl_answers(lambda a: a.update(pod="impostor-7d4b9"))
+    assert (r.status, r.found) == (FAILED,
+                                   "answered by impostor-7d4b9, not a pod of deploy-test01")
+
+
+def test_curl_to_every_node_reports_each_node():
+    r = grade(Cluster("nodeport").solve())["curl-every-node"]
+    parts = r.found.split("; ")
+    assert [p.split(" ->")[0] for p in parts] == [
+        "http://172.18.0.2:31001/", "http://172.18.0.3:31001/", "http://172.18.0.4:31001/"]
