@@ -9,6 +9,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 .DEFAULT_GOAL := help
 .PHONY: help setup browser lab test test-kind kind-images rig-up rig-down record-dataplane cluster cluster-down check reset solve lint bench
+.PHONY: test-fast mutate
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-20s %s\n", $$1, $$2}'
@@ -40,6 +41,10 @@ test: $(STAMP) browser ## Run the test suite, then the kind suite on the kind ri
 	$(BIN)/python -m pytest -m "not kind"
 	$(BIN)/python -m kindrig test
 
+test-fast: $(STAMP) ## The edit-test loop: the suite without the real control plane (no Go build) and kind
+	$(BIN)/python -m pytest -m "not controlplane and not kind" \
+		--ignore=tests/controlplane --ignore=tests/differential/test_differential_cases.py
+
 test-kind: $(STAMP) ## Run the end-to-end tests on your own running kind cluster (make cluster first)
 	LAB_CLUSTER=kind $(BIN)/python -m pytest -m kind --run-kind
 
@@ -70,8 +75,13 @@ reset: $(STAMP) ## Delete one lab's namespace and everything in it (LAB=...)
 solve: $(STAMP) ## Apply a lab's reference solution (LAB=...)
 	$(BIN)/python -m labs solve $(LAB)
 
-lint: $(STAMP) ## ruff, mypy and the layer contract
-	$(BIN)/ruff check labs tests && $(BIN)/mypy labs && $(BIN)/lint-imports
+lint: $(STAMP) ## ruff over everything, mypy on labs, kubesim and controlplane, and the layer contract
+	$(BIN)/ruff check . && $(BIN)/mypy labs kubesim controlplane && $(BIN)/lint-imports
+
+mutate: $(STAMP) ## Mutation testing of the grader and kubesim's Service semantics (mutmut; not in CI)
+	$(BIN)/mutmut run --max-children 2
+	$(BIN)/mutmut export-cicd-stats && cat mutants/mutmut-cicd-stats.json && echo
+	@echo "survivors: $(BIN)/mutmut results; one of them: $(BIN)/mutmut show <name>"
 
 bench: $(STAMP) ## Benchmarks that print their figures
 	$(BIN)/python -m benchmarks

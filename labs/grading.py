@@ -165,7 +165,8 @@ class _Skip(Exception):
 
 # -- collecting ---------------------------------------------------------------------------------
 def collect(kube: Kube, lab: Lab, *, host_ports: bool, cluster: str = "") -> Snapshot:
-    """List what the grader reads (6 requests), then run the probes the objectives need."""
+    """Read what the grader judges (7 requests: the namespace, the nodes and 5 lists in the
+    namespace), then run the probes the objectives need (one exec per source pod)."""
     ns = lab.namespace
     snap = Snapshot(ns, host_ports=host_ports, cluster=cluster)
     snap.namespace_exists = kube.get(f"/api/v1/namespaces/{ns}") is not None

@@ -26,8 +26,7 @@ def test_a_lab_action_without_a_lab_names_the_labs():
     done = run("reset")
     assert done.returncode == 2
     assert "name the lab to reset" in done.stderr
-    assert "make reset LAB=<lab> with one of: clusterip, nodeport, loadbalancer, externalname" \
-        in done.stderr
+    assert f"make reset LAB=<lab> with one of: {', '.join(catalog.names())}\n" in done.stderr
 
 
 def test_an_unknown_lab_is_refused_before_touching_a_cluster():
@@ -214,7 +213,7 @@ def test_lab_errors_print_what_where_and_fix():
                       "  fix: do this")
 
 
-@pytest.mark.parametrize("lab", ["clusterip", "nodeport", "loadbalancer", "externalname"])
+@pytest.mark.parametrize("lab", catalog.names())
 def test_every_check_file_parses(lab):
     assert catalog.load(lab).objectives
 

@@ -25,6 +25,30 @@ def test_the_four_service_types_and_the_headless_service_are_labs():
     assert LABS == ["clusterip", "nodeport", "loadbalancer", "externalname", "headless"]
 
 
+READINESS = {"deployment-ready", "statefulset-ready", "pod-ready"}
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_every_objective_fails_or_waits_on_the_unsolved_lab(lab):
+    """The lab as its setup leaves it: what the setup gives is ready, and every objective about
+    what the learner builds fails with a hint or waits for one that failed (so none of them
+    passes whatever the cluster shows)."""
+    c = Cluster(lab).setup()
+    results = grade(c)
+    assert set(results) == {o.id for o in c.lab.objectives}
+    checks = {o.id: o.check for o in c.lab.objectives}
+    assert any(check not in READINESS for check in checks.values())
+    assert any(r.status == FAILED for r in results.values())
+    for r in results.values():
+        if checks[r.id] in READINESS:
+            assert r.status == PASSED, (r.id, r.found)
+        elif r.status == FAILED:
+            assert r.hint and r.expected and r.found, r.id
+        else:
+            assert r.status == BLOCKED, (r.id, r.status, r.found)
+            assert all(results[n].status in (FAILED, BLOCKED) for n in r.needs), r.id
+
+
 @pytest.mark.parametrize("lab", LABS)
 def test_a_fresh_cluster_fails_once_with_the_setup_hint_and_the_rest_wait(lab):
     c = Cluster(lab)
@@ -165,6 +189,68 @@ def test_a_selector_that_also_picks_the_client_pod_fails():
 
 def c_lab(name):
     return catalog.load(name)
+
+
+def _slice_of(c: Cluster, service: str) -> dict:
+    (found,) = [s for s in c.snap.endpointslices
+                if s["metadata"]["labels"]["kubernetes.io/service-name"] == service]
+    return found
+
+
+def two_key_selector(obj):
+    if obj["kind"] == "Service":
+        obj["spec"]["selector"] = {"app.kubernetes.io/name": "web-deploy", "tier": "web"}
+
+
+def test_fewer_endpoints_than_ready_pods_fail_with_the_count():
+    """An EndpointSlice that lists two of three ready pods (a stale one, or hand-written)."""
+    c = Cluster("clusterip").solve()
+    eps = _slice_of(c, "web-service")["endpoints"]
+    kept = [ep["addresses"][0] for ep in eps[:2]]
+    _slice_of(c, "web-service")["endpoints"] = eps[:2]
+    r = grade(c)["endpoints"]
+    assert r.status == FAILED
+    assert r.expected == "3 ready endpoint(s) (one per ready pod of deploy-test01)"
+    assert r.found == f"2 ready endpoint(s): {sorted(kept)[0]}:80,{sorted(kept)[1]}:80"
+    assert r.hint
+
+
+def test_a_selector_missing_one_ready_pod_fails_endpoints_with_the_count():
+    """Two keys, the second on two of the three pods: 2 endpoints for 3 ready pods."""
+    c = Cluster("clusterip").setup()
+    for name in sorted(n for n in c.snap.pods if n.startswith("deploy-test01-"))[:2]:
+        c.snap.pods[name]["metadata"]["labels"]["tier"] = "web"
+    results = grade(c.apply("clusterip/service-test01.yml", edit=two_key_selector))
+    assert results["endpoints"].status == FAILED
+    assert results["endpoints"].found.startswith("2 ready endpoint(s): 10.244.")
+    assert results["selector"].status == FAILED
+
+
+def test_a_selector_is_matched_on_every_key():
+    """A two-key selector whose second key no pod carries selects nothing (not every pod with
+    the first key); with the key on every pod it selects them all."""
+    results = grade(Cluster("clusterip").setup().apply("clusterip/service-test01.yml",
+                                                        edit=two_key_selector))
+    assert results["selector"].status == FAILED
+    assert results["selector"].found == (
+        "selector app.kubernetes.io/name=web-deploy,tier=web matches none of 3 pod(s)")
+    c = Cluster("clusterip").setup()
+    for pod in c.snap.pods.values():
+        pod["metadata"]["labels"]["tier"] = "web"
+    results = grade(c.apply("clusterip/service-test01.yml", edit=two_key_selector))
+    assert results["selector"].status == PASSED
+    assert statuses(results) == {k: PASSED for k in results}
+
+
+def test_a_two_key_selector_that_one_label_of_the_client_pod_matches_is_not_extra():
+    """The client pod carries only the first of the selector's two keys: not selected."""
+    c = Cluster("clusterip").setup()
+    for pod in c.snap.pods.values():
+        if pod["metadata"]["name"].startswith("deploy-test01-"):
+            pod["metadata"]["labels"]["tier"] = "web"
+    c.snap.pods["nginx01"]["metadata"]["labels"] = {"app.kubernetes.io/name": "web-deploy"}
+    results = grade(c.apply("clusterip/service-test01.yml", edit=two_key_selector))
+    assert results["selector"].status == PASSED, results["selector"].found
 
 
 def test_the_wrong_node_port_fails_with_the_ports_as_kubectl_shows_them():
@@ -309,10 +395,13 @@ def test_headless_unsolved_passes_the_setup_and_fails_the_service_with_hints():
         "no Service web-headless in lab-headless (Services there: none)")
 
 
+def with_vip(obj):
+    """The headless lab's Service without clusterIP: None (so it gets a virtual IP)."""
+    if obj["kind"] == "Service":
+        del obj["spec"]["clusterIP"]
+
+
 def test_a_service_with_a_cluster_ip_is_not_headless():
-    def with_vip(obj):
-        if obj["kind"] == "Service":
-            del obj["spec"]["clusterIP"]
     c = headless_with(with_vip)
     vip = c.snap.services["web-headless"]["spec"]["clusterIP"]
     results = grade(c)
@@ -390,9 +479,6 @@ def test_a_pod_name_resolving_to_another_pod_fails():
 
 
 def test_headless_findings_in_korean():
-    def with_vip(obj):
-        if obj["kind"] == "Service":
-            del obj["spec"]["clusterIP"]
     r = grade(headless_with(with_vip))["headless"].in_lang("ko")
     assert r.expected == "타입 ClusterIP, CLUSTER-IP None (헤드리스 Service)"
     assert r.title == "web-headless가 헤드리스(CLUSTER-IP None)이고 StatefulSet의 serviceName이다"
@@ -460,3 +546,372 @@ def test_without_ready_endpoints_a_refused_probe_is_not_retried(monkeypatch):
     c.snap.endpointslices = []
     grading.run_probes(None, c.lab, c.snap)
     assert len(calls) == 1
+
+
+# -- failure paths, word for word (what a learner reads) ---------------------------------------------
+def externalname_as(spec):
+    """The ExternalName lab with the learner's Service written as ``spec``."""
+    def edit(obj):
+        if obj["metadata"]["name"] == "web-service-externalname":
+            obj["spec"] = spec
+    return Cluster("externalname").setup().apply("externalname/service-test04.yml", edit=edit)
+
+
+def test_externalname_solved_shows_the_alias_and_the_cname_chain():
+    c = Cluster("externalname").solve()
+    ip = c.snap.services["web-service"]["spec"]["clusterIP"]
+    results = grade(c)
+    target = "web-service.lab-externalname.svc.cluster.local"
+    assert results["external-name"].found == f"EXTERNAL-IP {target}"
+    assert results["no-cluster-ip"].found == "CLUSTER-IP <none>"
+    assert results["dns-cname"].found == f"web-service-externalname -> {target} -> {ip}"
+
+
+def test_an_externalname_written_as_a_cluster_ip_service_fails_with_what_it_is():
+    c = externalname_as({"selector": {"app.kubernetes.io/name": "web-deploy"},
+                         "ports": [{"port": 80}]})
+    own = c.snap.services["web-service-externalname"]["spec"]["clusterIP"]
+    target = c.snap.services["web-service"]["spec"]["clusterIP"]
+    results = grade(c)
+    found = {k: (r.status, r.expected, r.found) for k, r in results.items()}
+    assert found["service-type"] == (FAILED, "type ExternalName", "type ClusterIP")
+    assert found["external-name"] == (FAILED, "type ExternalName", "type ClusterIP")
+    assert found["no-cluster-ip"] == (FAILED, "CLUSTER-IP <none>", f"CLUSTER-IP {own}")
+    assert found["dns-cname"] == (
+        FAILED, f"web-service-externalname resolving to {target} (web-service)",
+        f"web-service-externalname -> {own} "
+        "(web-service-externalname.lab-externalname.svc.cluster.local)")
+
+
+def test_an_externalname_to_another_name_fails_with_both_names():
+    results = grade(externalname_as({"type": "ExternalName", "externalName": "example.com"}))
+    r = results["external-name"]
+    assert (r.expected, r.found) == (
+        "externalName web-service.lab-externalname.svc.cluster.local", "externalName example.com")
+
+
+def test_a_failed_lookup_fails_the_dns_objective_with_the_error():
+    c = Cluster("externalname").solve()
+    ip = c.snap.services["web-service"]["spec"]["clusterIP"]
+    snap = c.probe()
+    snap.probes["nginx01 dns web-service-externalname"] = {
+        "name": "web-service-externalname", "ok": False, "addresses": [], "canonical": "",
+        "error": "connection timed out; no servers could be reached"}
+    r = {r.id: r for r in evaluate(c.lab, snap)}["dns-cname"]
+    assert (r.status, r.expected, r.found) == (
+        FAILED, f"web-service-externalname resolving to {ip}",
+        "lookup failed: connection timed out; no servers could be reached")
+
+
+def loadbalancer_with(edit):
+    return Cluster("loadbalancer").setup().apply("loadbalancer/service-test01.yml", edit=edit)
+
+
+def test_external_ips_that_are_no_node_fail_naming_the_nodes():
+    def elsewhere(obj):
+        obj["spec"]["externalIPs"] = ["192.0.2.10"]
+    r = grade(loadbalancer_with(elsewhere))["external-ip"]
+    assert (r.status, r.expected, r.found) == (
+        FAILED, "a node's address in externalIPs (172.18.0.2, 172.18.0.3, 172.18.0.4)",
+        "externalIPs 192.0.2.10: no node has that address")
+
+
+def test_external_ip_is_the_node_address_or_what_a_load_balancer_reports():
+    assert grade(Cluster("loadbalancer").solve())["external-ip"].found == "EXTERNAL-IP 172.18.0.2"
+    for ingress, shown in (([{"ip": "203.0.113.7"}], "203.0.113.7"),
+                           ([{"hostname": "lb.example.com"}], "lb.example.com"),
+                           ([{"ip": "203.0.113.7"}, {"hostname": "lb.example.com"}],
+                            "203.0.113.7,lb.example.com")):
+        c = Cluster("loadbalancer").solve()
+        svc = c.snap.services["web-service-loadbalancer"]
+        svc["status"]["loadBalancer"]["ingress"] = ingress
+        del svc["spec"]["externalIPs"]
+        results = grade(c)
+        r = results["external-ip"]
+        assert (r.status, r.found) == (PASSED, f"EXTERNAL-IP {shown}")
+        if "ip" in ingress[0]:  # curl goes to the load balancer's address
+            assert results["curl-external-ip"].expected == (
+                "6/6 answers 200 from pods of deploy-test01 for http://203.0.113.7:80/")
+
+
+def test_a_headless_lab_service_of_another_type_fails_with_its_type():
+    def node_port(obj):
+        if obj["kind"] == "Service":
+            obj["spec"]["type"] = "NodePort"
+            del obj["spec"]["clusterIP"]
+    r = grade(headless_with(node_port))["headless"]
+    assert (r.status, r.expected, r.found) == (
+        FAILED, "type ClusterIP with CLUSTER-IP None (a headless Service)", "type NodePort")
+
+
+def test_a_headless_service_without_its_statefulset_names_what_is_missing():
+    c = Cluster("headless").apply("common/web-echo-config.yml", "common/nginx-test01.yml",
+                                  "headless/service-headless.yml")
+    results = grade(c)
+    r = results["headless"]  # waits for the objective that says the StatefulSet is missing
+    assert (r.status, r.needs) == (BLOCKED, ("web-ready",))
+    assert (results["web-ready"].status, results["web-ready"].found) == (
+        FAILED, "no StatefulSet web in lab-headless")
+
+
+def test_a_statefulset_without_service_name_fails_the_headless_objective():
+    def unnamed(obj):
+        if obj["kind"] == "StatefulSet":
+            del obj["spec"]["serviceName"]
+    r = grade(headless_with(unnamed))["headless"]
+    assert (r.status, r.expected, r.found) == (
+        FAILED, "serviceName of the StatefulSet web: web-headless",
+        "serviceName of the StatefulSet web: <none>")
+
+
+def test_statefulset_pods_are_in_ordinal_order_web_2_before_web_10():
+    from labs.grading import _ready_names
+    names = ["web-10", "web-2", "web-0", "my-web-10", "my-web-9", "nginx01"]
+    pods = [{"metadata": {"name": n}, "status": {"conditions": [
+        {"type": "Ready", "status": "True"}]}} for n in names]
+    assert _ready_names(pods) == ["my-web-9", "my-web-10", "nginx01", "web-0", "web-2", "web-10"]
+
+
+def test_no_ready_pod_means_no_a_record_is_expected():
+    c = headless_with(ready=0)
+    r = grade(c)["dns-records"]
+    assert r.status == FAILED
+    assert r.expected == ("web-headless resolving to the 0 ready pod(s) of web, one A record "
+                          "each: none")
+
+
+def test_records_without_the_virtual_ip_pass_even_on_a_service_with_one():
+    """The objective is about what DNS answers: the ready pods' IPs and no virtual IP."""
+    c = headless_with(with_vip)
+    snap = c.probe()
+    ips = sorted(c.snap.pods[f"web-{i}"]["status"]["podIP"] for i in range(3))
+    snap.probes["nginx01 dns web-headless"]["addresses"] = ips
+    r = {r.id: r for r in evaluate(c.lab, snap)}["dns-records"]
+    assert (r.status, r.found) == (PASSED, f"web-headless -> {', '.join(ips)} (3 A record(s))")
+
+
+def test_a_service_port_on_another_protocol_or_number_fails_with_the_ports():
+    for port, shown in (({"port": 80, "protocol": "UDP"}, "80/UDP"),
+                        ({"port": 8080, "targetPort": 80}, "8080/TCP")):
+        def edit(obj, port=port):
+            if obj["kind"] == "Service":
+                obj["spec"]["ports"] = [port]
+        r = grade(Cluster("clusterip").setup().apply("clusterip/service-test01.yml",
+                                                     edit=edit))["service-port"]
+        assert (r.status, r.expected, r.found) == (FAILED, "PORT(S) 80/TCP", f"PORT(S) {shown}")
+
+
+def test_terminating_pods_are_not_counted():
+    c = Cluster("clusterip").solve()
+    doomed = sorted(n for n in c.snap.pods if n.startswith("deploy-test01-"))[0]
+    c.snap.pods[doomed]["metadata"]["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    assert grade(c)["selector"].found == (
+        "selector app.kubernetes.io/name=web-deploy matches 2 pod(s)")
+
+
+def test_pod_names_that_do_not_resolve_say_what_was_expected():
+    def elsewhere(obj):
+        if obj["kind"] == "StatefulSet":
+            obj["spec"]["serviceName"] = "web-other"
+    r = grade(headless_with(elsewhere))["dns-pod-names"]
+    assert r.expected == ("each ready pod of web resolving by name to its own IP "
+                          "(<pod>.web-headless.lab-headless.svc.cluster.local)")
+
+
+# -- collecting through the API (a recorded cluster behind the calls the grader makes) ---------------
+class RecordedKube:
+    """The Kube calls the grader makes, answered from a recorded Cluster, counted."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.c, self.requests, self.paths, self.execs = cluster, 0, [], []
+
+    def get(self, path):
+        self.requests += 1
+        self.paths.append(path)
+        return {"metadata": {"name": self.c.lab.namespace}} if self.c.snap.namespace_exists \
+            else None
+
+    def list(self, path):
+        self.requests += 1
+        self.paths.append(path)
+        snap = self.c.snap
+        return {"nodes": snap.nodes, "services": list(snap.services.values()),
+                "pods": list(snap.pods.values()), "deployments": list(snap.deployments.values()),
+                "statefulsets": list(snap.statefulsets.values()),
+                "endpointslices": snap.endpointslices}[path.rsplit("/", 1)[1]]
+
+
+@pytest.fixture
+def recorded(monkeypatch):
+    """grade() against a recorded cluster: probing.run answers from it, one request per exec."""
+    from labs import grading, probing
+
+    def run(kube, namespace, pod, probes):
+        kube.requests += 1
+        kube.execs.append((namespace, pod, list(probes)))
+        return [probing.DnsResult(**kube.c._resolve(p.name)) if isinstance(p, probing.Dns) else
+                [probing.HttpResult(**kube.c._get(p.url, pod, i)) for i in range(p.count)]
+                for p in probes]
+    monkeypatch.setattr(grading.probing, "run", run)
+
+    def graded(cluster, host_ports=False):
+        kube = RecordedKube(cluster)
+        return kube, grading.grade(kube, cluster.lab, host_ports=host_ports, cluster="kind")
+    return graded
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_grading_through_the_api_reads_seven_lists_and_execs_once(recorded, lab):
+    kube, report = recorded(Cluster(lab).solve())
+    ns = f"/namespaces/lab-{lab}"
+    assert kube.paths == [f"/api/v1{ns}", "/api/v1/nodes", f"/api/v1{ns}/services",
+                          f"/api/v1{ns}/pods", f"/apis/apps/v1{ns}/deployments",
+                          f"/apis/apps/v1{ns}/statefulsets",
+                          f"/apis/discovery.k8s.io/v1{ns}/endpointslices"]
+    [(namespace, pod, probes)] = kube.execs
+    assert (namespace, pod) == (f"lab-{lab}", "nginx01")
+    assert probes and len(probes) == len(set(map(repr, probes)))  # each probe once
+    assert report.api_requests == 8 and (report.lab, report.cluster) == (lab, "kind")
+    checks = {o.id: o.check for o in catalog.load(lab).objectives}
+    assert {r.id: r.status for r in report.results} == {
+        i: SKIPPED if c == "http-host" else PASSED for i, c in checks.items()}
+
+
+def test_grading_a_missing_namespace_reads_two_things_and_execs_nothing(recorded):
+    c = Cluster("clusterip")
+    c.snap.namespace_exists = False
+    kube, report = recorded(c)
+    assert (kube.paths, kube.execs, report.api_requests) == (
+        ["/api/v1/namespaces/lab-clusterip", "/api/v1/nodes"], [], 2)
+    first, *rest = report.results
+    assert first.status == FAILED and {r.status for r in rest} == {BLOCKED}
+
+
+def test_no_exec_into_a_client_pod_that_is_not_ready(recorded):
+    c = Cluster("clusterip").solve()
+    c.snap.pods["nginx01"]["status"]["conditions"][0]["status"] = "False"
+    kube, report = recorded(c)
+    assert kube.execs == [] and report.api_requests == 7
+    results = {r.id: r for r in report.results}
+    r = results["curl-dns"]  # waits for the objective that says the client is not ready
+    assert (r.status, r.needs) == (BLOCKED, ("client-ready",))
+    assert (results["client-ready"].status, results["client-ready"].found) == (
+        FAILED, "phase Running, not ready")
+
+
+def test_an_exec_that_fails_fails_every_probe_with_its_error(recorded, monkeypatch):
+    from labs import grading
+    from labs.errors import ProbeError
+
+    def broken(kube, namespace, pod, probes):
+        kube.requests += 1
+        raise ProbeError("pod/nginx01: exec failed: container not found (\"nginx-test01\")")
+    monkeypatch.setattr(grading.probing, "run", broken)
+    _, report = recorded(Cluster("clusterip").solve())
+    probes = {o.id for o in Cluster("clusterip").lab.objectives if o.check == "http"}
+    for r in report.results:
+        if r.id in probes:
+            assert (r.status, r.found) == (
+                FAILED, "pod/nginx01: exec failed: container not found (\"nginx-test01\")")
+        else:
+            assert r.status == PASSED
+
+
+def test_host_probes_run_from_this_machine_when_node_ports_are_mapped(recorded, monkeypatch):
+    from labs import grading, probing
+    asked = []
+
+    def from_host(url, count, timeout):
+        asked.append((url, count))
+        return [probing.HttpResult(**c._get(url, "host", i)) for i in range(count)]
+    monkeypatch.setattr(grading.probing, "http_from_host", from_host)
+    c = Cluster("nodeport").solve()
+    _, report = recorded(c, host_ports=True)
+    assert asked == [("http://127.0.0.1:31001/", 6)]
+    assert {r.id: r.status for r in report.results}["curl-host"] == PASSED
+
+
+def words(results) -> dict[str, tuple[str, str, str]]:
+    return {k: (r.status, r.expected, r.found) for k, r in results.items()}
+
+
+def test_the_setup_objectives_word_for_word():
+    c = Cluster("clusterip").solve()
+    client = c.snap.pods["nginx01"]
+    found = words(grade(c))
+    assert found["web-ready"] == (PASSED, "", "3/3 ready")
+    assert found["client-ready"] == (
+        PASSED, "", f"{client['status']['podIP']} on {client['spec']['nodeName']}")
+    assert found["service-type"] == (PASSED, "", "type ClusterIP")
+    missing = words(grade(Cluster("clusterip").apply("clusterip/service-test01.yml")))
+    assert missing["web-ready"] == (FAILED, "Deployment deploy-test01 with 3 ready pods",
+                                    "no Deployment deploy-test01 in lab-clusterip")
+    assert missing["client-ready"] == (FAILED, "pod nginx01 ready", "no pod nginx01 in lab-clusterip")
+    pending = Cluster("clusterip").solve()
+    pending.snap.pods["nginx01"]["status"].update(
+        phase="Pending", conditions=[{"type": "Ready", "status": "False"}])
+    assert words(grade(pending))["client-ready"] == (
+        FAILED, "pod nginx01 ready", "phase Pending, not ready")
+    two = Cluster("clusterip")
+    two.apply("common/web-echo-config.yml", "common/nginx-test01.yml")
+    deploy = next(d.obj for d in __import__("labs").manifests.load("common/deploy-test01.yml")
+                  if d.kind == "Deployment")
+    two._deployment(__import__("copy").deepcopy(deploy), ready=2)
+    assert words(grade(two))["web-ready"] == (FAILED, "3 ready pods", "2/3 ready")
+
+
+def test_more_than_three_endpoints_are_shown_as_kubectl_shows_them():
+    def five(obj):
+        if obj["kind"] == "Deployment":
+            obj["spec"]["replicas"] = 5
+    c = Cluster("clusterip").apply("common/web-echo-config.yml", "common/nginx-test01.yml")
+    c.apply("common/deploy-test01.yml", "clusterip/service-test01.yml", edit=five)
+    ips = sorted(p["status"]["podIP"] for n, p in c.snap.pods.items() if n != "nginx01")
+    r = grade(c)["endpoints"]
+    assert (r.status, r.found) == (PASSED, f"ENDPOINTS {ips[0]}:80,{ips[1]}:80,{ips[2]}:80"
+                                            " + 2 more...")
+
+
+def test_endpoints_missing_say_why():
+    c = Cluster("clusterip").solve()
+    c.snap.endpointslices = []
+    assert grade(c)["endpoints"].found == "ENDPOINTS <none>: no EndpointSlice yet"
+
+    def unnamed(obj):
+        if obj["kind"] == "Service":
+            obj["spec"]["ports"][0]["targetPort"] = "web"
+    c = Cluster("clusterip").setup().apply("clusterip/service-test01.yml", edit=unnamed)
+    assert grade(c)["endpoints"].found == (
+        "ENDPOINTS <none>: the targetPort names no port of the pods")
+
+
+def curl_answers(edit):
+    """The solved ClusterIP lab, with ``edit`` applied to each answer curl got."""
+    c = Cluster("clusterip").solve()
+    snap = c.probe()
+    ip = c.snap.services["web-service"]["spec"]["clusterIP"]
+    for answer in snap.probes[f"nginx01 GET http://{ip}:80/ x6"]:
+        edit(answer)
+    return ip, {r.id: r for r in evaluate(c.lab, snap)}["curl-cluster-ip"]
+
+
+def test_curl_answers_other_than_200_fail_with_the_status():
+    ip, r = curl_answers(lambda a: a.update(status=503))
+    assert (r.status, r.expected, r.found) == (
+        FAILED, f"6/6 answers 200 from pods of deploy-test01 for http://{ip}:80/",
+        f"0/6 answered; http://{ip}:80/: HTTP 503")
+    ip, r = curl_answers(lambda a: a.update(ok=False, status=0, error=""))
+    assert r.found == f"0/6 answered; http://{ip}:80/: no answer"
+
+
+def test_curl_answered_by_a_pod_of_another_workload_fails():
+    ip, r = curl_answers(lambda a: a.update(pod="impostor-7d4b9"))
+    assert (r.status, r.found) == (FAILED,
+                                   "answered by impostor-7d4b9, not a pod of deploy-test01")
+
+
+def test_curl_to_every_node_reports_each_node():
+    r = grade(Cluster("nodeport").solve())["curl-every-node"]
+    parts = r.found.split("; ")
+    assert [p.split(" ->")[0] for p in parts] == [
+        "http://172.18.0.2:31001/", "http://172.18.0.3:31001/", "http://172.18.0.4:31001/"]

@@ -15,8 +15,7 @@ FILES = sorted(p for p in MANIFESTS.rglob("*.yml"))
 
 
 def test_there_are_manifests_for_every_lab():
-    assert {p.parent.name for p in FILES} >= {"common", "clusterip", "nodeport", "loadbalancer",
-                                              "externalname"}
+    assert {p.parent.name for p in FILES} >= {"common", *catalog.names()}
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(MANIFESTS)))
@@ -50,9 +49,13 @@ def test_the_kind_config_maps_the_lab_node_ports_to_loopback():
     config = yaml.safe_load((MANIFESTS / "kind-cluster.yaml").read_text())
     roles = [n["role"] for n in config["nodes"]]
     assert roles == ["control-plane", "worker", "worker"]
-    maps = {m["containerPort"]: m for m in config["nodes"][0]["extraPortMappings"]}
-    assert {31001, 31002} <= set(maps)
-    assert all(m["listenAddress"] == "127.0.0.1" for m in maps.values())
+    maps = config["nodes"][0]["extraPortMappings"]
+    # NodePorts 31001-31005 on the same host port; host port 8080 to the node's port 80
+    assert sorted((m["hostPort"], m["containerPort"]) for m in maps) == [
+        (8080, 80), (31001, 31001), (31002, 31002), (31003, 31003), (31004, 31004),
+        (31005, 31005)]
+    assert all(m["listenAddress"] == "127.0.0.1" and m["protocol"] == "TCP" for m in maps)
+    assert all("extraPortMappings" not in n for n in config["nodes"][1:])
 
 
 def test_a_placeholder_without_a_value_names_the_file_line_and_fix():

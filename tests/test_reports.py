@@ -25,6 +25,9 @@ def test_json_has_every_result_and_the_verdict(tmp_path):
     assert data["passed"] is False
     lab = data["labs"][0]
     assert (lab["lab"], lab["cluster"], lab["api_requests"]) == ("nodeport", "kind", 7)
+    assert {k: v for k, v in lab.items() if k != "results"} == {
+        "lab": "nodeport", "title": "NodePort", "namespace": "lab-nodeport", "cluster": "kind",
+        "seconds": 1.5, "api_requests": 7, "passed": False}
     assert [r["status"] for r in lab["results"]] == ["passed", "failed", "skipped"]
     assert lab["results"][1]["hint"] == "set nodePort: 31001"
 

@@ -13,6 +13,7 @@ import signal
 import struct
 import termios
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,7 @@ class DataPlane:
         self.sessions: set[asyncio.Task[Any]] = set()
         self.processes: dict[tuple[str, str], MainProcess] = {}
         self.pod_sessions: dict[str, set[asyncio.Task[Any]]] = {}
+        self.exec_kills: dict[asyncio.Task[Any], Callable[[], None]] = {}  # session -> kill
         self.server_logs: dict[tuple[str, str], ServerLog] = {}
         self.net.on_access = self._on_access
         self.broken = ""
@@ -136,7 +138,11 @@ class DataPlane:
             gone.closed = True
             gone.add("")   # wakes followers; the log goes with the pod
         for task in self.pod_sessions.pop(uid, set()):
-            task.cancel()   # the container is gone: its exec sessions end with it
+            kill = self.exec_kills.get(task)
+            if kill is not None:
+                kill()   # the container's processes die with it: the exec ends with 137
+            else:
+                task.cancel()   # the container is gone: its sessions end with it
         box = self.boxes.pop(uid, None)
         if box is not None:
             self.tokens.pop(box.token, None)
@@ -318,6 +324,8 @@ class DataPlane:
         if self.sandboxes.mode != "namespaces":
             env["HOME"] = str(box.root / "root")
         code = await self.run_process(ch, box, [exe] + command[1:], env, stdin, stderr, tty)
+        if code < 0:
+            code = 128 - code   # killed by signal N: the runtime reports 128 + N
         await ch.status(success() if code == 0 else exit_status(code, command))
 
     async def run_process(self, ch: Channels, box: PodBox, argv: list[str],
@@ -351,10 +359,15 @@ class DataPlane:
             except (ProcessLookupError, PermissionError):
                 pass
 
+        task = asyncio.current_task()
+        if task is not None:
+            self.exec_kills[task] = kill
         try:
             return await pump_process(ch, proc, master=master, stdin=stdin, stderr=stderr,
                                       on_resize=resize, wait=proc.wait, kill=kill)
         finally:
+            if task is not None:
+                self.exec_kills.pop(task, None)
             if proc.returncode is None:
                 kill()
             if master is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+import pytest
 from kubesim_testkit import Sim
 
 SVC = "/api/v1/namespaces/{ns}/services"
@@ -63,6 +64,26 @@ def test_explicit_cluster_ip_errors(sim: Sim, ns: str) -> None:
     assert body["details"]["causes"][0]["message"] == (
         'Invalid value: ["10.0.0.5"]: failed to allocate IP 10.0.0.5: the provided network '
         "does not match the current range")
+
+
+@pytest.mark.parametrize("port", [29999, 32768, 65535])
+def test_a_node_port_outside_30000_32767_is_refused(sim: Sim, ns: str, port: int) -> None:
+    code, body = create(sim, ns, {"type": "NodePort", "ports": [{"port": 80, "nodePort": port}]})
+    assert code == 422, body
+    assert body["message"] == (
+        f'Service "web" is invalid: spec.ports[0].nodePort: Invalid value: {port}: provided port '
+        "is not in the valid range. The range of valid ports is 30000-32767")
+    assert body["details"]["causes"] == [{
+        "reason": "FieldValueInvalid", "field": "spec.ports[0].nodePort",
+        "message": f"Invalid value: {port}: provided port is not in the valid range. The range "
+                   "of valid ports is 30000-32767"}]
+
+
+@pytest.mark.parametrize("port", [30000, 32767])
+def test_the_ends_of_the_node_port_range_are_accepted(sim: Sim, ns: str, port: int) -> None:
+    code, body = create(sim, ns, {"type": "NodePort", "ports": [{"port": 80, "nodePort": port}]})
+    assert code == 201, body
+    assert body["spec"]["ports"][0]["nodePort"] == port
 
 
 def test_nodeport_allocation_and_errors(sim: Sim, ns: str) -> None:

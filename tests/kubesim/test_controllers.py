@@ -146,6 +146,31 @@ def test_endpoints_and_slices_follow_ready_pods(sim: Sim, api: Any, ns: str) -> 
                                   'discovery.k8s.io/v1 EndpointSlice"')
 
 
+def test_a_selector_with_two_keys_picks_only_pods_with_both(api: Any, ns: str) -> None:
+    """Every key of a Service's selector must match: a pod with one of the two labels (either
+    one) is not an endpoint."""
+    core = client.CoreV1Api(api)
+    dv1 = client.DiscoveryV1Api(api)
+    for name, labels in (("both", {"app": "web", "tier": "front"}), ("app-only", {"app": "web"}),
+                         ("tier-only", {"tier": "front"})):
+        core.create_namespaced_pod(ns, {"metadata": {"name": name, "labels": labels}, "spec": {
+            "containers": [{"name": "c", "image": "nginx", "ports": [{"containerPort": 80}]}]}})
+    for selector in ("app=web,tier=front", "app=web", "tier=front"):
+        wait_ready(core, ns, selector, 2 if "," not in selector else 1)
+    core.create_namespaced_service(ns, {"metadata": {"name": "web"}, "spec": {
+        "selector": {"app": "web", "tier": "front"}, "ports": [{"port": 80}]}})
+
+    def targets() -> Any:
+        slices = dv1.list_namespaced_endpoint_slice(
+            ns, label_selector="kubernetes.io/service-name=web").items
+        in_slices = sorted(e.target_ref.name for s in slices for e in s.endpoints or [])
+        ep = core.list_namespaced_endpoints(ns, field_selector="metadata.name=web").items
+        in_endpoints = sorted(a.target_ref.name for e in ep for s in e.subsets or []
+                              for a in s.addresses or [])
+        return (in_slices, in_endpoints) if in_slices and in_endpoints else None
+    assert wait_until("the Service's endpoints", targets) == (["both"], ["both"])
+
+
 def test_named_target_port_per_pod_and_selectorless(api: Any, ns: str) -> None:
     core = client.CoreV1Api(api)
     for name, port in (("a", 8080), ("b", 9090)):

@@ -174,14 +174,20 @@ def test_exec_errors_are_status_bodies(cluster: Cluster) -> None:
 
 
 def test_deleting_the_pod_ends_its_exec_session(cluster: Cluster) -> None:
+    """The container's processes die with it (SIGKILL), so the exec'd command ends as a runtime
+    reports a process killed by signal 9: exit code 128 + 9, which kubectl prints and exits with."""
     cluster.kubectl("run", "doomed", "--image=busybox", "--restart=Never", "--", "sleep",
                     "infinity")
     cluster.kubectl("wait", "--for=condition=Ready", "pod/doomed", "--timeout=20s")
-    proc = subprocess.Popen([KUBECTL, "-n", NS, "exec", "doomed", "--", "sleep", "600"],
-                            env=cluster.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen([KUBECTL, "-n", NS, "exec", "doomed", "--", "sh", "-c",
+                             "echo started; exec sleep 600"],
+                            env=cluster.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
     try:
+        assert proc.stdout is not None and proc.stdout.readline() == "started\n"
         cluster.kubectl("delete", "pod", "doomed", "--wait=true", "--timeout=20s")
-        proc.wait(timeout=20)
+        out, err = proc.communicate(timeout=20)
+        assert (proc.returncode, out, err) == (137, "", "command terminated with exit code 137\n")
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -7,6 +7,7 @@ import re
 import socket
 import urllib.error
 import urllib.request
+from collections import Counter
 
 import pytest
 from conftest import NS, Cluster, wait_until
@@ -100,15 +101,25 @@ def test_echo_config_names_the_pod_and_client(cluster: Cluster) -> None:
 
 
 def test_load_balancing_is_uniformly_random(cluster: Cluster) -> None:
-    """3,000 requests over 3 endpoints: each count within 5 standard deviations of 1,000
-    (binomial, p = 1/3: sd = 25.8), so a correct model fails about once in a million runs."""
+    """3,000 requests over 3 endpoints, in the order they were answered.
+
+    Counts: each within 5 standard deviations of 1,000 (binomial, p = 1/3: sd = 25.8).
+    Order: with a uniform random pick, each request goes to the pod of the request before it
+    with p = 1/3 whatever came earlier, so the repeats among the 2,999 consecutive pairs are
+    binomial too (mean 999.7, sd = 25.8) and must lie within 5 sd of that. Round robin (equal
+    counts, a perfectly periodic order) repeats 0 times; round robin over an order reshuffled
+    each round repeats about 333 times. A correct model fails a bound about once in a million
+    runs."""
     out = cluster.sh("i=0; while [ $i -lt 3000 ]; do curl -s web-service-nodeport; "
-                     "i=$((i+1)); done | sed 's/.*From=\\([^ ]*\\).*/\\1/' | sort | uniq -c",
-                     timeout=120).stdout
-    counts = {line.split()[1]: int(line.split()[0]) for line in out.splitlines()}
-    assert len(counts) == 3 and sum(counts.values()) == 3000
+                     "i=$((i+1)); done | sed 's/.*From=\\([^ ]*\\).*/\\1/'",
+                     timeout=180).stdout
+    order = out.split()
+    counts = Counter(order)
+    assert len(counts) == 3 and len(order) == 3000, counts
     for pod, n in counts.items():
         assert 871 <= n <= 1129, (pod, counts)
+    repeats = sum(a == b for a, b in zip(order, order[1:], strict=False))
+    assert 871 <= repeats <= 1128, (repeats, "consecutive requests to the same pod", counts)
 
 
 def test_client_ip_affinity_sticks_to_one_pod(cluster: Cluster) -> None:
