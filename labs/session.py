@@ -11,7 +11,7 @@ from typing import Any
 
 from . import catalog, clusters, grading, manifests, probing, waiting
 from .catalog import Lab
-from .errors import LabError
+from .errors import LabError, ProbeError
 from .kube import PART_OF, Kube
 from .progress import console
 
@@ -137,7 +137,10 @@ def wait_routed(kube: Kube, namespace: str, service: dict[str, Any], client: str
     name, url = service["metadata"]["name"], f"http://{ip}:{ports[0]['port']}/"
     started = time.monotonic()
     while True:
-        result = probing.run(kube, namespace, client, [probing.Http(url, 1, 1.0)])[0]
+        try:
+            result = probing.run(kube, namespace, client, [probing.Http(url, 1, 1.0)])[0]
+        except ProbeError:  # no exec here (e.g. KWOK's pods): the grader says what it can
+            return
         first = result[0] if isinstance(result, list) and result else None
         if first is None or first.ok or first.exit_code not in (7, 28):
             break  # connected (any answer), or a failure that waiting does not cure

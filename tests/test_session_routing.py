@@ -55,3 +55,13 @@ def test_headless_services_and_missing_clients_are_not_waited_for(monkeypatch):
                                                                "ports": [{"port": 80}]}})
     session.wait_routed(FakeKube(), "ns", SERVICE, client="other")
     assert calls == []
+
+
+def test_a_cluster_without_exec_is_not_waited_for(monkeypatch):
+    from labs.errors import ProbeError
+
+    def run(*_, **__):
+        raise ProbeError("exec failed: no kubelet")
+
+    monkeypatch.setattr(probing, "run", run)
+    session.wait_routed(FakeKube(), "lab-clusterip", SERVICE)  # returns, raises nothing
