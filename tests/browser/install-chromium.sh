@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make browser` (part of `make setup` and `make test`): Debian's chromium for tests/browser/.
+# `make browser` (part of `make test`): Debian's chromium for tests/browser/.
 # Installs it only as root with apt-get on the machine, and says so; elsewhere it says how.
 set -euo pipefail
 if command -v chromium >/dev/null 2>&1; then
