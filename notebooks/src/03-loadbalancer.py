@@ -59,6 +59,16 @@ lab = nb.fresh("loadbalancer")
 # can create Services could intercept traffic to any address. On a real bare-metal cluster,
 # MetalLB or a similar controller fills `status.loadBalancer` instead.
 #
+# **Kubernetes has moved on here.** Kubernetes 1.36 deprecated `spec.externalIPs` (KEP-5707,
+# because of exactly that interception risk, CVE-2020-8554): the API server now answers every
+# create or update that sets it with `Warning: spec.externalIPs is deprecated and may no longer be
+# implemented in some clusters` (you will see it in section 4), and a feature gate that is off by
+# default is planned for 1.40, with removal after that. This lab keeps the source material's method
+# because you will meet it in existing clusters and books. The current way is a load-balancer
+# implementation that fills `status.loadBalancer.ingress`, so `EXTERNAL-IP` comes from the
+# Service's status, not its spec: on kind, `cloud-provider-kind` (which kind's own documentation
+# recommends); on bare metal, MetalLB; in a cloud, the provider's controller.
+#
 # ```mermaid
 # flowchart LR
 #   ext(["client"]) -- "EXTERNAL-IP:80<br/>(a node's address)" --> svc
@@ -86,6 +96,16 @@ lab = nb.fresh("loadbalancer")
 # 서비스를 만들 수 있는 사용자가 임의 주소로 가는 트래픽을 가로챌 수 있어서 운영 클러스터에서는
 # `DenyServiceExternalIPs` 어드미션 플러그인으로 막아 두는 경우가 많다. 실제 베어메탈 클러스터에서는
 # MetalLB 같은 컨트롤러가 `status.loadBalancer`를 채워 준다.
+#
+# **원본 글 이후 바뀐 점.** 쿠버네티스 1.36은 바로 이 가로채기 위험(CVE-2020-8554) 때문에
+# `spec.externalIPs`를 지원 중단(deprecated) 예정으로 지정했다(KEP-5707). 이제 API 서버는 이
+# 필드를 지정한 생성과 수정마다 `Warning: spec.externalIPs is deprecated and may no longer be
+# implemented in some clusters` 경고를 돌려준다(4절에서 직접 보게 된다). 1.40에서는 기본으로 꺼진
+# 기능 게이트가, 그 뒤에는 제거가 예정되어 있다. 기존 클러스터와 책에서 여전히 만나게 되므로 이
+# 실습은 원본 글의 방법을 그대로 다룬다. 지금 권장되는 방법은 `status.loadBalancer.ingress`를 채워
+# 주는 로드 밸런서 구현체를 쓰는 것이며, 이때 `EXTERNAL-IP`는 서비스의 spec이 아니라 status에서
+# 온다. kind에서는 kind 공식 문서가 권하는 `cloud-provider-kind`, 베어메탈에서는 MetalLB, 클라우드에서는
+# 제공자의 컨트롤러가 그 역할을 한다.
 #
 # ```mermaid
 # flowchart LR
