@@ -155,7 +155,22 @@ class KindCluster(Cluster):
                               timeout=30).returncode == 0:
                 print(f"Loading {image} into the kind nodes...", flush=True)
                 cluster.load_docker_image(image)
+        self.wait_ready()
         return self.dir / "kubeconfig"
+
+    def wait_ready(self, timeout: float = 180) -> None:
+        """kind returns before its nodes are Ready and before CoreDNS answers (it waits for
+        nothing by default): wait for both, so the first lab's names resolve."""
+        from . import waiting
+
+        kube = self.connect()
+        with waiting.Progress("kind nodes Ready") as p:
+            waiting.wait_for(kube, "/api/v1/nodes",
+                             lambda nodes: bool(nodes) and all(map(_node_ready, nodes.values())),
+                             what="every kind node to be Ready", timeout=timeout, progress=p,
+                             state=lambda nodes: f"{sum(map(_node_ready, nodes.values()))}/"
+                                                 f"{len(nodes)} Ready")
+        waiting.wait_rollout(kube, "kube-system", "coredns", timeout=timeout)
 
     def down(self) -> None:
         if docker_answers(required=False):
@@ -170,6 +185,11 @@ class KindCluster(Cluster):
 
     def describe(self) -> str:
         return f"kind cluster '{CLUSTER_NAME}'"
+
+
+def _node_ready(node: dict) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in (node.get("status") or {}).get("conditions") or [])
 
 
 class CurrentCluster(Cluster):
