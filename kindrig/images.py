@@ -181,29 +181,23 @@ def _build_pod_images(log) -> dict[str, Path]:
     # kube-proxy and kindnet-lite: the 'net' root filesystem
     net = rootfs.ensure("net", log=log)
 
-    def kube_proxy(d: Path, path: Path) -> None:
-        extra = d / "extra"
-        (extra / "usr/local/bin").mkdir(parents=True)
-        shutil.copy2(cp_bin / "kube-proxy", extra / "usr/local/bin/kube-proxy")
-        _iptables_overlay(extra)
-        oci.layer_from_dirs(d / "layer.tar", [net, extra])
-        oci.write_archive(path, d / "layer.tar", refs["kube-proxy"],
-                          entrypoint=["/usr/local/bin/kube-proxy"], labels=_labels("kube-proxy"))
+    def on_net(name: str, program: Path, what: str):
+        """An image of the 'net' root filesystem with `program` as /usr/local/bin/<name>."""
+        def build(d: Path, path: Path) -> None:
+            extra = d / "extra"
+            (extra / "usr/local/bin").mkdir(parents=True)
+            shutil.copy2(program, extra / "usr/local/bin" / name)
+            _iptables_overlay(extra)
+            oci.layer_from_dirs(d / "layer.tar", [net, extra])
+            oci.write_archive(path, d / "layer.tar", refs[name],
+                              entrypoint=[f"/usr/local/bin/{name}"], labels=_labels(what))
+        return build
 
     make("kube-proxy", _h(RECIPE, rootfs.key("net"), cp_bin.parent.name,
-                          _files_digest("iptables-wrapper")), kube_proxy)
-
-    def kindnet_lite(d: Path, path: Path) -> None:
-        extra = d / "extra"
-        (extra / "usr/local/bin").mkdir(parents=True)
-        shutil.copy2(FILES / "kindnet-lite.sh", extra / "usr/local/bin/kindnet-lite")
-        _iptables_overlay(extra)
-        oci.layer_from_dirs(d / "layer.tar", [net, extra])
-        oci.write_archive(path, d / "layer.tar", refs["kindnet-lite"],
-                          entrypoint=["/usr/local/bin/kindnet-lite"],
-                          labels=_labels("the rig's pod network agent"))
-
-    make("kindnet-lite", net_ref().rsplit(":", 1)[1], kindnet_lite)
+                          _files_digest("iptables-wrapper")),
+         on_net("kube-proxy", cp_bin / "kube-proxy", "kube-proxy"))
+    make("kindnet-lite", net_ref().rsplit(":", 1)[1],
+         on_net("kindnet-lite", FILES / "kindnet-lite.sh", "the rig's pod network agent"))
 
     # nginx: the 'web' root filesystem with the official image's layout
     web = rootfs.ensure("web", log=log)
