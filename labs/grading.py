@@ -506,7 +506,10 @@ def check_selector(o: Objective, snap: Snapshot) -> Message:
         labels = pods[0]["metadata"].get("labels") or {}
         raise _Fail(msg("selector.want-labels", deployment=deployment,
                         labels=", ".join(f"{k}={v}" for k, v in labels.items())),
-                    msg("selector.misses", selector=shown, n=len(missed)))
+                    msg("selector.misses", selector=shown, n=len(missed))
+                    if len(missed) == len(pods) else
+                    msg("selector.misses-some", selector=shown, n=len(pods),
+                        matched=len(pods) - len(missed), names=", ".join(missed)))
     extra = [n for n, p in snap.pods.items()
              if _matches(selector, p) and not _owned_by(p, kind, deployment)]
     if extra:

@@ -87,6 +87,9 @@ FINDINGS: dict[str, dict[str, str]] = {
         "ko": "{deployment}의 Pod를 선택하는 셀렉터 (Pod의 라벨: {labels})"},
     "selector.misses": {"en": "selector {selector} matches none of {n} pod(s)",
                         "ko": "셀렉터 {selector}: Pod {n}개 중 선택된 Pod 없음"},
+    "selector.misses-some": {
+        "en": "selector {selector} matches {matched} of {n} pod(s), not {names}",
+        "ko": "셀렉터 {selector}: Pod {n}개 중 {matched}개만 선택됨 ({names} 제외)"},
     "selector.want-only": {"en": "a selector matching only the pods of {deployment}",
                            "ko": "{deployment}의 Pod만 선택하는 셀렉터"},
     "selector.extra": {"en": "selector {selector} also matches {extra}",

@@ -224,6 +224,10 @@ def test_a_selector_missing_one_ready_pod_fails_endpoints_with_the_count():
     assert results["endpoints"].status == FAILED
     assert results["endpoints"].found.startswith("2 ready endpoint(s): 10.244.")
     assert results["selector"].status == FAILED
+    missed = sorted(n for n in c.snap.pods if n.startswith("deploy-test01-"))[2]
+    assert results["selector"].found == (
+        "selector app.kubernetes.io/name=web-deploy,tier=web matches 2 of 3 pod(s), "
+        f"not {missed}")
 
 
 def test_a_selector_is_matched_on_every_key():
