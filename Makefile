@@ -75,8 +75,8 @@ reset: $(STAMP) ## Delete one lab's namespace and everything in it (LAB=...)
 solve: $(STAMP) ## Apply a lab's reference solution (LAB=...)
 	$(BIN)/python -m labs solve $(LAB)
 
-lint: $(STAMP) ## ruff over everything, mypy on labs, kubesim and controlplane, and the layer contract
-	$(BIN)/ruff check . && $(BIN)/mypy labs kubesim controlplane && $(BIN)/lint-imports
+lint: $(STAMP) ## ruff over everything, mypy on labs, kubesim, controlplane and kindrig, and the layer contract
+	$(BIN)/ruff check . && $(BIN)/mypy labs kubesim controlplane kindrig && $(BIN)/lint-imports
 
 mutate: $(STAMP) ## Mutation testing of the grader and kubesim's Service semantics (mutmut; not in CI)
 	$(BIN)/mutmut run --max-children 2

@@ -285,8 +285,8 @@ def _install_kind_base_files(root: Path, kind_dir: Path) -> None:
             f.unlink()
     for f in (root / "etc" / "systemd" / "system").glob("*.wants/*"):
         f.unlink()
-    with open(root / "etc" / "systemd" / "journald.conf", "a") as f:
-        f.write("ReadKMsg=no\n")
+    with open(root / "etc" / "systemd" / "journald.conf", "a") as conf:
+        conf.write("ReadKMsg=no\n")
     init = root / "sbin" / "init"
     if init.exists() or init.is_symlink():
         init.unlink()
