@@ -8,11 +8,13 @@ notebooks are re-runnable). The intro notebook has no challenge and runs twice.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import embedded
@@ -32,20 +34,29 @@ SLOW_CELL = 45.0  # seconds
 KUBECTL_ERROR = re.compile(r"^(error: |Error from server|The \w+ \"[^\"]+\" is invalid)", re.M)
 
 
+@contextlib.contextmanager
+def project_copy(root: Path, kubeconfig: Path, cluster: str, **env: str) -> Iterator[Path]:
+    """Built notebooks and the real manifests under `root`, and the environment the notebooks'
+    kernels inherit: the cluster's kubeconfig, the backend, reports inside the copy."""
+    (root / "manifests").symlink_to(MANIFESTS)
+    notebooks.build(out=root / "notebooks", quiet=True)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KUBECONFIG", str(kubeconfig))
+        mp.setenv("LAB_CLUSTER", cluster)
+        mp.setenv("LAB_REPORTS", str(root / "reports"))
+        mp.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+        for key, value in env.items():
+            mp.setenv(key, value)
+        yield root
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory):
-    """A project copy (built notebooks, the real manifests) and a fresh embedded cluster."""
+    """A project copy and a fresh embedded cluster, reached as LAB_CLUSTER=current."""
     state = tmp_path_factory.mktemp("kubesim")
     kubeconfig = embedded.up(state)
     root = tmp_path_factory.mktemp("project")
-    (root / "manifests").symlink_to(MANIFESTS)
-    notebooks.build(out=root / "notebooks", quiet=True)
-    with pytest.MonkeyPatch.context() as mp:  # what the kernels inherit
-        mp.setenv("KUBECONFIG", str(kubeconfig))
-        mp.setenv("LAB_CLUSTER", "current")
-        mp.setenv("LAB_STATE_DIR", str(root / ".labs"))
-        mp.setenv("LAB_REPORTS", str(root / "reports"))
-        mp.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    with project_copy(root, kubeconfig, "current", LAB_STATE_DIR=str(root / ".labs")):
         yield root
     embedded.down(state)
 

@@ -6,16 +6,13 @@ tests/test_kind_e2e.py."""
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 
 import pytest
 
 from labs import clusters, notebooks
-from labs.paths import MANIFESTS
 
-from .test_execute import CORE, runs_twice
+from .test_execute import CORE, project_copy, runs_twice
 
 pytestmark = pytest.mark.kind
 
@@ -23,14 +20,7 @@ pytestmark = pytest.mark.kind
 @pytest.fixture(scope="module")
 def kind_project(tmp_path_factory: pytest.TempPathFactory):
     kubeconfig = clusters.KindCluster().up()
-    root = tmp_path_factory.mktemp("project-kind")
-    (root / "manifests").symlink_to(MANIFESTS)
-    notebooks.build(out=root / "notebooks", quiet=True)
-    with pytest.MonkeyPatch.context() as mp:  # what the kernels inherit
-        mp.setenv("KUBECONFIG", str(kubeconfig))
-        mp.setenv("LAB_CLUSTER", "kind")
-        mp.setenv("LAB_REPORTS", str(root / "reports"))
-        mp.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    with project_copy(tmp_path_factory.mktemp("project-kind"), kubeconfig, "kind") as root:
         yield root
 
 
