@@ -15,6 +15,7 @@ from labs import clusters
 pytestmark = pytest.mark.kind
 CASES = load_cases()
 RECORD = bool(os.environ.get("DATAPLANE_RECORD"))
+RECORDED = load_recorded()
 RESULTS: dict[str, dict] = {}
 
 
@@ -40,7 +41,7 @@ def test_kind_answers_as_recorded(kind, case):
     if RECORD:
         RESULTS[case["name"]] = got
         return
-    recorded = load_recorded().get(case["name"], {}).get("kind")
+    recorded = RECORDED.get(case["name"], {}).get("kind")
     assert recorded is not None, f"no recording for {case['name']}: make record-dataplane"
     count("kind", "agree" if got == recorded else "differs")
     assert got == recorded, diff(recorded, got)
