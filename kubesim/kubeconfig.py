@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import os
 import secrets
-import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -41,30 +39,50 @@ def token(state_dir: Path) -> str:
 
 
 def certificate(state_dir: Path) -> tuple[Path, Path] | None:
-    """A self-signed serving certificate for 127.0.0.1 (made once with the openssl CLI); None when
-    openssl is missing or KUBESIM_TLS=0, and the server then speaks plain HTTP on loopback."""
+    """A self-signed serving certificate for 127.0.0.1 and localhost, made once with the
+    `cryptography` package (ECDSA P-256, ten years); None when KUBESIM_TLS=0, and the server then
+    speaks plain HTTP on loopback."""
     if os.environ.get("KUBESIM_TLS", "1") == "0":
         return None
     pki = state_dir / "pki"
     crt, key = pki / "apiserver.crt", pki / "apiserver.key"
     if crt.exists() and key.exists():
         return crt, key
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        return None
     pki.mkdir(mode=0o700, exist_ok=True)
-    tmp_key = pki / ".apiserver.key.tmp"
-    try:
-        subprocess.run(
-            [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-             "-nodes", "-keyout", str(tmp_key), "-out", str(crt), "-days", "3650",
-             "-subj", "/CN=kubesim", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"],
-            check=True, capture_output=True, timeout=20)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    os.chmod(tmp_key, 0o600)
-    os.replace(tmp_key, key)
+    cert_pem, key_pem = _self_signed()
+    atomic_write(key, key_pem, 0o600)
+    atomic_write(crt, cert_pem, 0o644)
     return crt, key
+
+
+def _self_signed() -> tuple[bytes, bytes]:
+    # Imported here: only the first start of a state directory needs it (~50 ms of imports).
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    private = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, NAME)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder()
+            .subject_name(name).issuer_name(name)
+            .public_key(private.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=3650))
+            .add_extension(x509.SubjectAlternativeName([
+                x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+                critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(private, hashes.SHA256()))
+    key_pem = private.private_bytes(serialization.Encoding.PEM,
+                                    serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption())
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
 
 
 def write(state_dir: Path, server: str, tok: str, ca: Path | None) -> Path:
