@@ -18,7 +18,7 @@ help: ## List the targets
 # time taken (not setuptools' "Editable installation" notice, meant for package authors).
 PIP_SHOWN := grep --line-buffered -E '^(Collecting|Successfully installed|ERROR|error:)' | cut -c1-100
 $(STAMP): pyproject.toml
-	@test -d $(VENV) || $(PY) -m venv $(VENV)
+	@test -d $(VENV) || $(PY) -I labs/venv_bootstrap.py $(VENV)
 	@rm -f $(VENV)/.installed-*
 	@echo "Installing the labs' Python packages into $(VENV) (about a minute the first time; pip's log: $(VENV)/pip.log)"
 	@set -o pipefail; start=$$(date +%s); \
