@@ -17,12 +17,13 @@ import os
 import subprocess
 import sys
 import tempfile
+import urllib.parse
 import urllib.request
 import venv
 from pathlib import Path
 
 PIP = "26.3"  # pip's version when ensurepip is missing (the Makefile upgrades it right after)
-INDEX = "https://pypi.org/pypi/pip/{version}/json"
+INDEX = "https://pypi.org/pypi/pip/json"
 
 
 def has_ensurepip() -> bool:
@@ -36,14 +37,15 @@ def has_ensurepip() -> bool:
 def pip_wheel(dest: Path) -> Path:
     """Download pip's py3 wheel from PyPI into ``dest``; its sha256 must match PyPI's."""
     index = os.environ.get("LAB_PIP_JSON", INDEX)  # the tests serve their own on 127.0.0.1
-    with urllib.request.urlopen(index.format(version=PIP), timeout=60) as resp:
+    with urllib.request.urlopen(index, timeout=60) as resp:
         meta = json.load(resp)
-    for f in meta["urls"]:
+    for f in meta["releases"].get(PIP, []):
         if f["packagetype"] == "bdist_wheel" and f["filename"].endswith("-py3-none-any.whl"):
             break
     else:
         raise SystemExit(f"venv_bootstrap: PyPI lists no wheel for pip {PIP}")
-    with urllib.request.urlopen(f["url"], timeout=120) as resp:
+    # Mirrors may give file URLs relative to the JSON document's.
+    with urllib.request.urlopen(urllib.parse.urljoin(index, f["url"]), timeout=120) as resp:
         data = resp.read()
     digest = hashlib.sha256(data).hexdigest()
     if digest != f["digests"]["sha256"]:

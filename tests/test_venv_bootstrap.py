@@ -33,8 +33,8 @@ def _wheel(path: Path) -> bytes:
 @pytest.fixture
 def fake_pypi(tmp_path: Path) -> Iterator[tuple[str, dict]]:
     data = _wheel(tmp_path / "pip-26.3-py3-none-any.whl")
-    meta = {"urls": [{"packagetype": "bdist_wheel", "filename": "pip-26.3-py3-none-any.whl",
-                      "url": "", "digests": {"sha256": hashlib.sha256(data).hexdigest()}}]}
+    meta = {"releases": {"26.3": [{"packagetype": "bdist_wheel", "filename": "pip-26.3-py3-none-any.whl",
+                      "url": "", "digests": {"sha256": hashlib.sha256(data).hexdigest()}}]}}
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802
@@ -49,9 +49,9 @@ def fake_pypi(tmp_path: Path) -> Iterator[tuple[str, dict]]:
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     base = f"http://127.0.0.1:{server.server_address[1]}"
-    meta["urls"][0]["url"] = f"{base}/pip-26.3-py3-none-any.whl"
+    meta["releases"]["26.3"][0]["url"] = "../../packages/pip-26.3-py3-none-any.whl"  # relative
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield base + "/pypi/pip/{version}/json", meta
+    yield base + "/pypi/pip/json", meta
     server.shutdown()
 
 
@@ -74,7 +74,7 @@ def test_without_ensurepip_pip_installs_itself_from_its_wheel(tmp_path: Path, fa
 
 def test_a_wheel_that_does_not_match_pypis_digest_is_refused(tmp_path: Path, fake_pypi) -> None:
     index, meta = fake_pypi
-    meta["urls"][0]["digests"]["sha256"] = "0" * 64
+    meta["releases"]["26.3"][0]["digests"]["sha256"] = "0" * 64
     done = _bootstrap(tmp_path / "venv", index)
     assert done.returncode != 0
     assert "PyPI says " + "0" * 64 in done.stderr and "Run `make setup` again" in done.stderr
