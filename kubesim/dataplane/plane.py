@@ -20,6 +20,8 @@ from typing import Any
 from aiohttp import web
 
 from .. import errors
+from ..controllers.base import EventFn
+from ..kubelet.runtime import PullFailure
 from .attach import (
     MainProcess,
     ServerLog,
@@ -31,7 +33,7 @@ from .attach import (
 )
 from .envvars import container_env, service_env, visible_services
 from .hostports import HostPorts
-from .images import NETWORK_TOOLS, STD_PATH, PullFailure, image_size, profile, pull_failure
+from .images import NETWORK_TOOLS, STD_PATH, image_size, profile, pull_failure
 from .network import PODS, SVCS, Network, Source
 from .probes import run_probe
 from .sandbox import PodBox, Sandboxes, hosts_file, resolv_conf
@@ -63,7 +65,7 @@ class DataPlane:
         self.broken = ""
         # the kubelet's event recorder (set by the controllers): Events for restarts the
         # runtime makes when a main process exits
-        self.recorder: Any = None
+        self.recorder: EventFn | None = None
         self.box_lock = threading.Lock()
 
     # ---- lifecycle ----
@@ -148,7 +150,10 @@ class DataPlane:
             self.tokens.pop(box.token, None)
             self.sandboxes.remove(box)
 
-    # ---- the kubelet's image pulls, probes and container restarts ----
+    # ---- the kubelet's image pulls, probes and container restarts (ContainerRuntime) ----
+    def use_recorder(self, record: EventFn) -> None:
+        self.recorder = record
+
     def pull_failure(self, image: str) -> PullFailure | None:
         return pull_failure(image)
 
