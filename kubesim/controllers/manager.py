@@ -56,8 +56,9 @@ class FakeClock:
         def cancel(self) -> None:
             self.cancelled = True
 
-    def __init__(self, start: float = 1_700_000_000.0) -> None:
-        self.now = start
+    def __init__(self, start: float | None = None) -> None:
+        # from the wall clock's now: timestamps written into objects are wall-clock times
+        self.now = time.time() if start is None else start
         self._timers: list[tuple[float, int, FakeClock._Timer, Callable[[], None]]] = []
         self._seq = itertools.count()
 

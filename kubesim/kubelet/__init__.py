@@ -8,7 +8,7 @@ restarts with CrashLoopBackOff, and termination.
 - ``sync``: the kubelets' sync loop, a controller like the others (kubesim/controllers).
 """
 
-from .runtime import ContainerRuntime, NullRuntime, PullFailure
+from .runtime import ContainerRuntime, NullRuntime, PullFailure, StreamServer
 from .status import (
     ImagePull,
     PodMemory,
@@ -26,5 +26,5 @@ from .status import (
 )
 
 __all__ = ["ContainerRuntime", "ImagePull", "NullRuntime", "PodMemory", "PullFailure",
-           "Restarts", "Timing", "creating_status", "gates_pass", "go_duration", "image_ref",
+           "Restarts", "StreamServer", "Timing", "creating_status", "gates_pass", "go_duration", "image_ref",
            "killed_state", "pod_ref", "running_status", "terminated_status", "waiting_status"]

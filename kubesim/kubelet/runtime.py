@@ -82,3 +82,12 @@ class NullRuntime:
 
     def stops_on_sigterm(self, container: Obj) -> bool:
         return True
+
+
+class StreamServer(Protocol):
+    """The kubelet's streaming server, as the API server proxies to it: ``exec``/``attach``
+    (a WebSocket or SPDY upgrade) and ``log`` of a pod. ``request`` is the API server's aiohttp
+    request; the answer is the response to send."""
+
+    async def handle(self, request: Any, ns: str, name: str, sub: str) -> Any: ...
+    async def logs(self, request: Any, ns: str, name: str) -> Any: ...
