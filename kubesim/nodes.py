@@ -1,6 +1,7 @@
-"""The node model: three kind-like nodes, their addresses and pod CIDRs, and pod IP allocation.
+"""The node model: three kind-like nodes, their addresses and pod CIDRs, pod IP allocation, and
+the node predicates (taints, node affinity) the scheduler and the DaemonSet controller share.
 
-This module and ``kubelet.py`` are where the data plane (issue 4: exec, curl, DNS) plugs in: a
+This module and ``kubelet/`` are where the data plane (issue 4: exec, curl, DNS) plugs in: a
 node knows its InternalIP and pod CIDR, and every running pod has an IP from its node's CIDR.
 """
 
