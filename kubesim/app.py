@@ -18,7 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from . import errors, kubeconfig
-from .controllers import Controllers
+from .cluster import Controllers
 from .dataplane import DataPlane
 from .nodes import NODES, node_object
 from .registry import R, Registry, now

@@ -1,6 +1,7 @@
-"""The node model: three kind-like nodes, their addresses and pod CIDRs, and pod IP allocation.
+"""The node model: three kind-like nodes, their addresses and pod CIDRs, pod IP allocation, and
+the node predicates (taints, node affinity) the scheduler and the DaemonSet controller share.
 
-This module and ``kubelet.py`` are where the data plane (issue 4: exec, curl, DNS) plugs in: a
+This module and ``kubelet/`` are where the data plane (issue 4: exec, curl, DNS) plugs in: a
 node knows its InternalIP and pod CIDR, and every running pod has an IP from its node's CIDR.
 """
 
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .store import Store
+
+Obj = dict[str, Any]
 
 CLUSTER = "kubesim"
 MAX_PODS = 250  # kind says 110; a /24 pod CIDR holds 253, and the benchmark wants 1,000 pods
@@ -120,3 +123,58 @@ def tolerated(taint: dict[str, Any], tolerations: list[dict[str, Any]]) -> bool:
         if t.get("key") == taint.get("key") and t.get("value", "") == taint.get("value", ""):
             return True
     return False
+
+
+def match_expression(values: dict[str, str], e: Obj) -> bool:
+    op, key, vals = e.get("operator"), e.get("key", ""), e.get("values") or []
+    if op == "In":
+        return key in values and values[key] in vals
+    if op == "NotIn":
+        return key not in values or values[key] not in vals
+    if op == "Exists":
+        return key in values
+    if op == "DoesNotExist":
+        return key not in values
+    if op in ("Gt", "Lt") and key in values and vals:
+        try:
+            a, b = int(values[key]), int(vals[0])
+        except ValueError:
+            return False
+        return a > b if op == "Gt" else a < b
+    return False
+
+
+def node_affinity_matches(spec: Obj, node: Obj) -> bool:
+    """A pod spec's nodeSelector and required node affinity, against one node."""
+    labels = node["metadata"].get("labels") or {}
+    if not all(labels.get(k) == v for k, v in (spec.get("nodeSelector") or {}).items()):
+        return False
+    req = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
+           .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
+    terms = req.get("nodeSelectorTerms") or []
+    if not terms:
+        return True
+    fields = {"metadata.name": node["metadata"]["name"]}
+    return any(all(match_expression(labels, e) for e in t.get("matchExpressions") or []) and
+               all(match_expression(fields, e) for e in t.get("matchFields") or [])
+               and (t.get("matchExpressions") or t.get("matchFields"))
+               for t in terms)
+
+
+def untolerated(node: Obj, tolerations: list[Obj]) -> Obj | None:
+    for t in (node.get("spec") or {}).get("taints") or []:
+        if t.get("effect") in ("NoSchedule", "NoExecute") and not tolerated(t, tolerations):
+            return dict(t)
+    return None
+
+
+def pinned_node(pod: Obj) -> str | None:
+    """The node a required ``matchFields: metadata.name In [node]`` term names (DaemonSet pods)."""
+    req = ((((pod.get("spec") or {}).get("affinity") or {}).get("nodeAffinity") or {})
+           .get("requiredDuringSchedulingIgnoredDuringExecution") or {})
+    for t in req.get("nodeSelectorTerms") or []:
+        for f in t.get("matchFields") or []:
+            if f.get("key") == "metadata.name" and f.get("operator") == "In" and \
+                    len(f.get("values") or []) == 1:
+                return str(f["values"][0])
+    return None

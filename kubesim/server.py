@@ -19,16 +19,10 @@ from .registry import Registry
 from .resources import GROUPS, Resource, lookup
 from .selectors import field_selector, label_selector
 from .store import Change, Store
+from .version import VERSION
 
 log = logging.getLogger("kubesim.server")
 
-VERSION = {
-    "major": "1", "minor": "37", "emulationMajor": "1", "emulationMinor": "37",
-    "minCompatibilityMajor": "1", "minCompatibilityMinor": "36",
-    "gitVersion": "v1.37.0-kubesim", "gitCommit": "kubesim-embedded-cluster",
-    "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z", "goVersion": "n/a (python)",
-    "compiler": "kubesim", "platform": "linux/amd64",
-}
 ENDPOINTS_WARNING = '299 - "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 ' \
     'EndpointSlice"'
 # seconds between BOOKMARK events on a watch that allows them (the API server: about a minute)

@@ -237,7 +237,7 @@ def _apiserver(req: Request) -> Response:
     """What the API server answers an anonymous client (system:public-info-viewer)."""
     import json
 
-    from ..server import VERSION
+    from ..version import VERSION
     path = req.target.split("?")[0].rstrip("/") or "/"
     now = http_date()
     if path == "/version":

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ..kubelet.runtime import PullFailure
+
 NETWORK_TOOLS = ("curl", "wget", "nslookup", "dig", "host", "getent", "ping", "hostname",
                  "iptables-save")
 STD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -140,15 +142,6 @@ _TAGS: dict[str, str] = {
     "registry.k8s.io/kube-proxy": r"v1\.([0-9]|[1-3][0-9])\.[0-9]+",
     "registry.k8s.io/coredns/coredns": r"v1\.[0-9]+\.[0-9]+",
 }
-
-
-@dataclass(frozen=True)
-class PullFailure:
-    """Why the container runtime cannot have an image: ``reason`` is the container's waiting
-    reason (ErrImagePull, or InvalidImageName for a reference that does not parse)."""
-
-    reason: str
-    message: str
 
 
 def _parts(image: str) -> tuple[str, str, str, str]:

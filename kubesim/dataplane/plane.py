@@ -15,11 +15,13 @@ import termios
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from .. import errors
+from ..controllers.base import EventFn
+from ..kubelet.runtime import ContainerRuntime, PullFailure, StreamServer
 from .attach import (
     MainProcess,
     ServerLog,
@@ -31,7 +33,7 @@ from .attach import (
 )
 from .envvars import container_env, service_env, visible_services
 from .hostports import HostPorts
-from .images import NETWORK_TOOLS, STD_PATH, PullFailure, image_size, profile, pull_failure
+from .images import NETWORK_TOOLS, STD_PATH, image_size, profile, pull_failure
 from .network import PODS, SVCS, Network, Source
 from .probes import run_probe
 from .sandbox import PodBox, Sandboxes, hosts_file, resolv_conf
@@ -63,7 +65,7 @@ class DataPlane:
         self.broken = ""
         # the kubelet's event recorder (set by the controllers): Events for restarts the
         # runtime makes when a main process exits
-        self.recorder: Any = None
+        self.recorder: EventFn | None = None
         self.box_lock = threading.Lock()
 
     # ---- lifecycle ----
@@ -148,7 +150,10 @@ class DataPlane:
             self.tokens.pop(box.token, None)
             self.sandboxes.remove(box)
 
-    # ---- the kubelet's image pulls, probes and container restarts ----
+    # ---- the kubelet's image pulls, probes and container restarts (ContainerRuntime) ----
+    def use_recorder(self, record: EventFn) -> None:
+        self.recorder = record
+
     def pull_failure(self, image: str) -> PullFailure | None:
         return pull_failure(image)
 
@@ -391,3 +396,8 @@ def _host_ports(plane: DataPlane) -> HostPorts | None:
         host, _, node = item.partition(":")
         pairs[int(host)] = int(node or host)
     return HostPorts(plane, pairs)
+
+
+if TYPE_CHECKING:  # mypy checks the data plane against both seams it fills
+    def _seams(p: DataPlane) -> tuple[ContainerRuntime, StreamServer]:
+        return p, p

@@ -1,23 +1,15 @@
-"""A simulated kubelet per node: Pending -> ContainerCreating -> Running -> Ready, image pulls
-(ErrImagePull, ImagePullBackOff), probe workers (readiness, liveness), container restarts with
-CrashLoopBackOff, and termination.
-
-``ContainerRuntime`` is the seam for the data plane (issue 4): it is told when a pod's containers
-start and stop, and may answer image pulls and probes; the default one does nothing, so pods have
-IPs and statuses but no processes, every image pulls and every probe passes.
-"""
+"""The kubelet's timing, its memory of each pod, and the pod statuses it writes
+(ContainerCreating, Running and Ready, image-pull waiting, terminated)."""
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import logging
 import os
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-from .registry import now
+from ..registry import now
 
 log = logging.getLogger("kubesim.kubelet")
 
@@ -54,28 +46,6 @@ class Timing:
 
     def period(self, probe: dict[str, Any]) -> float:
         return max(min(float(probe.get("periodSeconds") or 10), self.probe), 0.01)
-
-
-class ContainerRuntime(Protocol):
-    """What the kubelet tells the data plane. It may also offer (looked up with getattr):
-
-    - ``pull_failure(image) -> PullFailure | None``: why the image cannot be had (every image
-      pulls without it);
-    - ``async probe(pod, container, probe) -> (ok, output)``: one probe run against what the
-      container serves (probes pass without it);
-    - ``kill_container(pod, name)`` / ``start_container(pod, name)``: a restart of one container.
-    """
-
-    def started(self, pod: dict[str, Any]) -> None: ...
-    def stopped(self, pod: dict[str, Any]) -> None: ...
-
-
-class NullRuntime:
-    def started(self, pod: dict[str, Any]) -> None:
-        pass
-
-    def stopped(self, pod: dict[str, Any]) -> None:
-        pass
 
 
 def _cond(kind: str, status: str, ts: str) -> dict[str, Any]:
@@ -299,75 +269,6 @@ class PodMemory:
     announced: set[tuple[str, float]] = field(default_factory=set)  # back-offs told (Events)
     pulling: set[str] = field(default_factory=set)             # restarts ensuring their image
     running: set[str] = field(default_factory=set)             # containers started once
-
-
-PROBE_KINDS = (("startup", "startupProbe", "Startup"), ("liveness", "livenessProbe", "Liveness"),
-               ("readiness", "readinessProbe", "Readiness"))
-ProbeFn = Callable[[dict[str, Any], dict[str, Any], dict[str, Any]], Awaitable[tuple[bool, str]]]
-Report = Callable[[tuple[str, str], str, str, str, bool, str], None]
-
-
-class Prober:
-    """Probe workers, one per container and probe, as the kubelet's prober manager runs them:
-    wait initialDelaySeconds, then probe every periodSeconds (both capped by ``Timing``) and
-    report each result; the kubelet counts them against the thresholds."""
-
-    def __init__(self, timing: Timing, get_pod: Callable[[tuple[str, str]], Any],
-                 probe: ProbeFn | None, report: Report) -> None:
-        self.timing = timing
-        self.get_pod = get_pod
-        self.probe = probe
-        self.report = report
-        self.workers: dict[tuple[str, str, str], asyncio.Task[None]] = {}
-
-    def start(self, pod: dict[str, Any], names: set[str] | None = None,
-              starting: set[str] | None = None) -> None:
-        """Workers for the named containers (all without ``names``); a container in
-        ``starting`` runs only its startup probe (liveness and readiness wait for it)."""
-        md = pod["metadata"]
-        uid, key = md.get("uid", ""), (md.get("namespace", ""), md["name"])
-        for c in pod["spec"]["containers"]:
-            if names is not None and c["name"] not in names:
-                continue
-            for kind, attr, _ in PROBE_KINDS:
-                if (kind == "startup") != (c["name"] in (starting or set())):
-                    continue
-                spec = c.get(attr)
-                wk = (uid, c["name"], kind)
-                if not isinstance(spec, dict) or wk in self.workers:
-                    continue
-                self.workers[wk] = asyncio.get_running_loop().create_task(
-                    self._work(key, uid, c, kind, spec))
-
-    def stop(self, uid: str, name: str | None = None, kind: str | None = None) -> None:
-        for wk in [k for k in self.workers if k[0] == uid and name in (None, k[1])
-                   and kind in (None, k[2])]:
-            self.workers.pop(wk).cancel()
-
-    def stop_all(self) -> None:
-        for t in self.workers.values():
-            t.cancel()
-        self.workers.clear()
-
-    async def _work(self, key: tuple[str, str], uid: str, c: dict[str, Any], kind: str,
-                    spec: dict[str, Any]) -> None:
-        await asyncio.sleep(self.timing.delay(spec))
-        while True:
-            pod = self.get_pod(key)
-            if pod is None or pod["metadata"].get("uid") != uid:
-                self.workers.pop((uid, c["name"], kind), None)
-                return
-            ok, out = True, ""
-            if self.probe is not None:
-                try:
-                    ok, out = await self.probe(pod, c, spec)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as e:  # noqa: BLE001 - a probe that errs is a failed probe
-                    log.exception("probe of %s/%s failed to run", key[1], c["name"])
-                    ok, out = False, str(e)
-            self.report(key, uid, c["name"], kind, ok, out)
-            await asyncio.sleep(self.timing.period(spec))
 
 
 def killed_state(cs: dict[str, Any], code: int, ts: str) -> dict[str, Any]:
