@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	@rm -f $(VENV)/.installed-*
 	@echo "Installing the labs' Python packages into $(VENV) (about a minute the first time; pip's log: $(VENV)/pip.log)"
 	@set -o pipefail; start=$$(date +%s); \
-	  { $(BIN)/pip install --progress-bar off --upgrade pip && $(BIN)/pip install --progress-bar off -e '.[dev]'; } 2>&1 \
+	  { $(BIN)/pip install --progress-bar off --upgrade pip && $(BIN)/pip install --progress-bar off -e '.[dev,classroom]'; } 2>&1 \
 	  | tee $(VENV)/pip.log | $(PIP_SHOWN) \
 	  || { echo "pip failed; the end of $(VENV)/pip.log:"; tail -n 25 $(VENV)/pip.log; exit 1; }; \
 	  echo "Installed in $$(( $$(date +%s) - start )) s"
@@ -75,8 +75,8 @@ reset: $(STAMP) ## Delete one lab's namespace and everything in it (LAB=...)
 solve: $(STAMP) ## Apply a lab's reference solution (LAB=...)
 	$(BIN)/python -m labs solve $(LAB)
 
-lint: $(STAMP) ## ruff over everything, mypy on labs, kubesim, controlplane and kindrig, and the layer contract
-	$(BIN)/ruff check . && $(BIN)/mypy labs kubesim controlplane kindrig && $(BIN)/lint-imports
+lint: $(STAMP) ## ruff over everything, mypy on labs, kubesim, controlplane, kindrig and classroom, and the layer contract
+	$(BIN)/ruff check . && $(BIN)/mypy labs kubesim controlplane kindrig classroom && $(BIN)/lint-imports
 
 mutate: $(STAMP) ## Mutation testing of the grader and kubesim's Service semantics (mutmut; not in CI)
 	$(BIN)/mutmut run --max-children 2
@@ -91,3 +91,12 @@ control-plane: $(STAMP) ## Start or reuse a real control plane built from Go mod
 	@$(BIN)/python -m controlplane up
 control-plane-down: $(STAMP) ## Stop the real control plane started by `make control-plane`
 	$(BIN)/python -m controlplane down
+
+.PHONY: classroom scoreboard grades
+ROSTER ?= roster.txt
+classroom: $(STAMP) ## A workshop: JupyterHub for ROSTER=<file> on 127.0.0.1:8000 (root; docs/classroom.md)
+	$(BIN)/python -m classroom hub --roster $(ROSTER) $(CLASSROOM_ARGS)
+scoreboard: $(STAMP) ## The instructor's live scoreboard in the terminal (grades every student's cluster)
+	$(BIN)/python -m classroom scoreboard show --watch --grade
+grades: $(STAMP) ## The classroom's results as CSV, points per objective (grades.csv)
+	$(BIN)/python -m classroom export --out grades.csv

@@ -32,7 +32,8 @@ class Cluster(ABC):
     """How one kind of cluster is started, stopped and reached."""
 
     name: str
-    #: NodePorts 31001-31005 answer on 127.0.0.1 of this machine.
+    #: NodePorts 31001-31005 answer on 127.0.0.1 of this machine (on LAB_HOST_IP, a classroom
+    #: student's own loopback address, when that is set).
     host_ports: bool = False
 
     @abstractmethod
@@ -230,8 +231,12 @@ class EmbeddedCluster(Cluster):
         self.dir = STATE / "embedded"
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        env = dict(os.environ)
+        if env.get("LAB_HOST_IP") and not env.get("KUBESIM_HOST_IP"):
+            # a classroom's student: NodePorts on their own loopback address (classroom/)
+            env["KUBESIM_HOST_IP"] = env["LAB_HOST_IP"]
         return subprocess.run([sys.executable, "-m", "kubesim", *args, "--state-dir",
-                               str(self.dir)], capture_output=True, text=True, timeout=120)
+                               str(self.dir)], capture_output=True, text=True, timeout=120, env=env)
 
     def up(self) -> Path:
         self.dir.mkdir(parents=True, exist_ok=True)

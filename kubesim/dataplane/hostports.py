@@ -1,11 +1,15 @@
 """kind's extraPortMappings for the embedded cluster: while a Service uses nodePort 31001-31005
 (or port 80 on the control-plane node's address, for the LoadBalancer lab's externalIP), a real
-listener on 127.0.0.1 answers for it through the network model."""
+listener on 127.0.0.1 answers for it through the network model.
+
+``KUBESIM_HOST_IP`` names another address to listen on (a classroom gives each student's cluster
+its own loopback address, 127.X.Y.Z, so that 31001 of two students never collide)."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import ipaddress
 import logging
 import os
 from typing import Any
@@ -21,6 +25,21 @@ MAX_HEAD = 64 * 1024
 RETRY_SECONDS = float(os.environ.get("KUBESIM_HOST_PORT_RETRY_SECONDS", "5"))
 
 
+def host_ip() -> str:
+    """The address the mapped ports listen on: ``KUBESIM_HOST_IP``, else 127.0.0.1. Only an IPv4
+    loopback address is accepted: the mappings stand for kind's, which never leave the machine."""
+    value = os.environ.get("KUBESIM_HOST_IP", "").strip() or "127.0.0.1"
+    try:
+        address = ipaddress.IPv4Address(value)
+    except ValueError:
+        address = None
+    if address is None or not address.is_loopback:
+        raise ValueError(f"KUBESIM_HOST_IP={value!r} is not an IPv4 loopback address: the host "
+                         "ports are mapped to 127.0.0.0/8 only; unset it for 127.0.0.1, or give "
+                         "an address such as 127.0.1.2")
+    return str(address)
+
+
 class HostPorts:
     def __init__(self, plane: Any, mappings: dict[int, int] | None = None) -> None:
         self.plane = plane
@@ -31,6 +50,7 @@ class HostPorts:
         self.failed: set[int] = set()   # wanted, but another process holds them
         self._retry: asyncio.TimerHandle | None = None
         self.node_ip = NODES[0].internal_ip
+        self.host_ip = host_ip()
 
     def in_use(self) -> dict[int, list[dict[str, Any]]]:
         """Host port -> the Services that want it mapped."""
@@ -58,8 +78,8 @@ class HostPorts:
         for port in sorted(want - set(self.servers)):
             try:
                 self.servers[port] = await asyncio.start_server(
-                    functools.partial(self._serve, port=port), "127.0.0.1", port)
-                log.info("127.0.0.1:%d now maps to %s:%d", port, self.node_ip,
+                    functools.partial(self._serve, port=port), self.host_ip, port)
+                log.info("%s:%d now maps to %s:%d", self.host_ip, port, self.node_ip,
                          self.mappings[port])
                 self.failed.discard(port)
             except OSError as e:
@@ -83,7 +103,7 @@ class HostPorts:
             self._sync_task = asyncio.get_running_loop().create_task(self.sync())
 
     def _unavailable(self, port: int, why: str, services: list[dict[str, Any]]) -> None:
-        message = (f"cannot map 127.0.0.1:{port} to {self.node_ip}:{self.mappings[port]} "
+        message = (f"cannot map {self.host_ip}:{port} to {self.node_ip}:{self.mappings[port]} "
                    f"({why}): another program holds it, perhaps another lab cluster on this "
                    f"machine. The Service still answers inside the cluster; stop the other one "
                    f"(make cluster-down in its checkout) and the port is mapped within "
