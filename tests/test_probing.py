@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import shutil
 import socket
 import subprocess
 import threading
@@ -12,6 +13,11 @@ import pytest
 
 from labs import probing
 from labs.probing import Dns, Http
+
+# The script runs on this machine here (in a lab it runs in the client pod, which has curl).
+needs_curl = pytest.mark.skipif(
+    shutil.which("curl") is None,
+    reason="curl is not installed on this machine: apt-get install curl (.ci/run installs it)")
 
 
 class Echo(http.server.BaseHTTPRequestHandler):
@@ -59,6 +65,7 @@ def run_locally(probes: list[Http | Dns]) -> list:
     return probing.parse(out, probes)
 
 
+@needs_curl
 def test_one_batch_returns_status_pod_headers_and_timing(server):
     [results] = run_locally([Http(f"{server}/", 4)])
     assert [r.status for r in results] == [200] * 4
@@ -68,6 +75,7 @@ def test_one_batch_returns_status_pod_headers_and_timing(server):
     assert results[0].body.startswith("Host=127.0.0.1:")
 
 
+@needs_curl
 def test_http_errors_refusals_and_dns_in_one_batch(server):
     port = closed_port()
     probes = [Http(f"{server}/missing"), Http(f"http://127.0.0.1:{port}/", 2, 2),
@@ -81,6 +89,7 @@ def test_http_errors_refusals_and_dns_in_one_batch(server):
     assert last[0].status == 200
 
 
+@needs_curl
 def test_a_hanging_server_is_cut_by_the_request_timeout():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -92,6 +101,7 @@ def test_a_hanging_server_is_cut_by_the_request_timeout():
     assert results[0].exit_code == 28 and "timed out" in results[0].error
 
 
+@needs_curl
 def test_quotes_in_urls_cannot_break_out_of_the_script(server, tmp_path):
     marker = tmp_path / "pwned"
     [results] = run_locally([Http(f"{server}/x';touch {marker};'", 1)])

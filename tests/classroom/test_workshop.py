@@ -37,6 +37,10 @@ STUDENTS = ("stu-a", "stu-b", "stu-c")
 if os.geteuid() != 0:
     pytest.skip("the classroom's students are Unix users: needs root (CI runs as root)",
                 allow_module_level=True)
+if shutil.which("npm") is None:
+    pytest.skip("JupyterHub's proxy (configurable-http-proxy) is installed with npm, which is not "
+                "on PATH: apt-get install npm (Node.js 20 or newer); .ci/run installs it",
+                allow_module_level=True)
 
 
 def free_port() -> int:

@@ -17,6 +17,7 @@ import time
 
 import yaml
 from conftest import KUBECTL, NS, Cluster
+from externals import needs_userns
 
 
 def test_exit_code_stdout_and_stderr(cluster: Cluster) -> None:
@@ -26,12 +27,14 @@ def test_exit_code_stdout_and_stderr(cluster: Cluster) -> None:
     assert done.stderr == "err\ncommand terminated with exit code 3\n"
 
 
+@needs_userns
 def test_real_shell_pipes_and_pod_identity(cluster: Cluster) -> None:
     out = cluster.sh("printf 'b\\na\\nb\\n' | sort | uniq -c | tr -s ' '; hostname; "
                      "echo $HOSTNAME; id -u").stdout
     assert out.splitlines() == [" 1 a", " 2 b", "nginx01", "nginx01", "0"]
 
 
+@needs_userns
 def test_resolv_conf_and_private_tmp(cluster: Cluster) -> None:
     out = cluster.sh("cat /etc/resolv.conf").stdout
     assert out == ("search dp.svc.cluster.local svc.cluster.local cluster.local\n"
@@ -68,6 +71,7 @@ def test_stdin(cluster: Cluster) -> None:
     assert done.stdout.strip() == "3"
 
 
+@needs_userns
 def test_tty_interactive_shell(cluster: Cluster) -> None:
     """kubectl exec -it with a real terminal: a prompt as the pod, a command, exit status."""
     master, slave = os.openpty()
@@ -193,6 +197,7 @@ def test_deleting_the_pod_ends_its_exec_session(cluster: Cluster) -> None:
             proc.kill()
 
 
+@needs_userns
 def test_exec_a_script_from_the_pods_own_tmp(cluster: Cluster) -> None:
     cluster.sh("printf '#!/bin/sh\\necho ran-$HOSTNAME\\n' > /tmp/s.sh; chmod +x /tmp/s.sh")
     assert cluster.kubectl("exec", "nginx01", "--", "/tmp/s.sh").stdout == "ran-nginx01\n"
