@@ -41,9 +41,11 @@ test: $(STAMP) browser ## Run the test suite, then the kind suite on the kind ri
 	$(BIN)/python -m pytest -m "not kind"
 	$(BIN)/python -m kindrig test
 
-test-fast: $(STAMP) ## The edit-test loop: the suite without the real control plane (no Go build) and kind
-	$(BIN)/python -m pytest -m "not controlplane and not kind" \
-		--ignore=tests/controlplane --ignore=tests/differential/test_differential_cases.py
+test-fast: $(STAMP) ## The edit-test loop (~2 min): no control plane, kind, browser, notebook runs or hub
+	$(BIN)/python -m pytest -m "not controlplane and not kind and not classroom" \
+		--ignore=tests/controlplane --ignore=tests/differential/test_differential_cases.py \
+		--ignore=tests/browser --ignore=tests/notebooks/test_execute.py \
+		--ignore=tests/notebooks/test_execute_kind.py
 
 test-kind: $(STAMP) ## Run the end-to-end tests on your own running kind cluster (make cluster first)
 	LAB_CLUSTER=kind $(BIN)/python -m pytest -m kind --run-kind
